@@ -1,0 +1,90 @@
+"""Mistral "consolidated" checkpoints: params.json + consolidated.safetensors + tekken.json.
+
+The same loader reads the published 4B checkpoint and our small ones: tensor names equal
+module paths, and wq/wk stay in Mistral's interleaved-RoPE layout because our RoPE is
+interleaved too, so no permutation is needed (transformers permutes; we do not).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .config import ModelArgs
+from .voxtral import VoxtralRealtime
+
+PARAMS_FILE = "params.json"
+WEIGHTS_FILE = "consolidated.safetensors"
+TOKENIZER_FILE = "tekken.json"
+CHECKPOINT_FILES = (PARAMS_FILE, WEIGHTS_FILE, TOKENIZER_FILE)
+
+log = logging.getLogger(__name__)
+
+
+def read_args(directory: str | Path) -> ModelArgs:
+    return ModelArgs.from_params(json.loads((Path(directory) / PARAMS_FILE).read_text()))
+
+
+def build_network(args: ModelArgs, device: str | torch.device = "cpu",
+                  dtype: torch.dtype = torch.float32) -> VoxtralRealtime:
+    """An un-initialised network; on device "meta" it allocates nothing (used for the 4B
+    shape check and as the target of an assign-load)."""
+    with torch.device(device):
+        net = VoxtralRealtime(args)
+    return net.to(dtype)
+
+
+def load_network(directory: str | Path, device: str | torch.device = "cpu",
+                 dtype: torch.dtype = torch.float32) -> VoxtralRealtime:
+    directory = Path(directory)
+    missing = [f for f in (PARAMS_FILE, WEIGHTS_FILE) if not (directory / f).exists()]
+    if missing:
+        raise FileNotFoundError(f"{directory} is not a checkpoint directory: missing "
+                                + ", ".join(missing))
+    args = read_args(directory)
+    net = build_network(args, "meta", dtype)
+    state = load_file(directory / WEIGHTS_FILE, device=str(device))
+    state = {k: v.to(dtype) for k, v in state.items()}
+    try:
+        net.load_state_dict(state, strict=True, assign=True)
+    except RuntimeError as e:
+        raise ValueError(f"{directory / WEIGHTS_FILE} does not match its params.json: {e}") from e
+    return net.eval()
+
+
+def save_checkpoint(net: VoxtralRealtime, directory: str | Path, tokenizer_file: str | Path,
+                    dtype: torch.dtype | None = None) -> Path:
+    """Write the three files; tensors are stored contiguous, in `dtype` if given."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / PARAMS_FILE).write_text(json.dumps(net.args.to_params(), indent=2) + "\n")
+    state = {k: (v.to(dtype) if dtype is not None else v).detach().contiguous().cpu()
+             for k, v in net.state_dict().items()}
+    save_file(state, directory / WEIGHTS_FILE, metadata={"format": "pt"})
+    if Path(tokenizer_file).resolve() != (directory / TOKENIZER_FILE).resolve():
+        shutil.copyfile(tokenizer_file, directory / TOKENIZER_FILE)
+    return directory
+
+
+def resolve_checkpoint(path_or_repo_id: str | Path) -> Path:
+    """A local checkpoint directory, or a Hugging Face repo id fetched with huggingface_hub
+    (only the three files the model needs)."""
+    local = Path(path_or_repo_id).expanduser()
+    if local.exists():
+        return local
+    repo_id = str(path_or_repo_id)
+    if repo_id.count("/") != 1 or repo_id.startswith((".", "/")):
+        raise FileNotFoundError(f"no checkpoint directory at {local}")
+    try:
+        from huggingface_hub import snapshot_download
+        return Path(snapshot_download(repo_id, allow_patterns=list(CHECKPOINT_FILES)))
+    except Exception as e:  # offline, unknown repo, gated repo: one clear message
+        raise FileNotFoundError(
+            f"{repo_id!r} is not a local directory and could not be fetched from the Hugging "
+            f"Face Hub ({type(e).__name__}: {e}). Offline? Download the repo's "
+            f"{', '.join(CHECKPOINT_FILES)} elsewhere and pass that directory.") from e

@@ -1,0 +1,89 @@
+"""`create_app(settings)`: the FastAPI application, used by the CLI and by the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from .routes import mistral_ws, ops, transcriptions, vllm_ws
+from .routes.web import mount_web
+from .scheduler import Scheduler
+from .settings import Settings
+from .state import ServerState
+
+log = logging.getLogger("streamscribe.server")
+
+
+def _torch_dtype(name: str) -> Any:
+    import torch
+
+    table = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if name not in table:
+        raise ValueError(f"dtype must be one of {', '.join(table)}")
+    return table[name]
+
+
+def load(settings: Settings) -> Any:
+    from model import load_model
+
+    return load_model(settings.model, device=settings.device, dtype=_torch_dtype(settings.dtype))
+
+
+def build_scheduler(model: Any, state: ServerState) -> Scheduler:
+    from streaming import BatchedEngine, Session
+
+    engine = BatchedEngine(model)
+
+    def new_session(delay_ms: int) -> Any:
+        return Session(model, delay_ms=delay_ms, engine=engine)
+
+    return Scheduler(
+        engine,
+        new_session,
+        state.metrics,
+        max_sessions=state.settings.max_sessions,
+        max_buffer_seconds=state.settings.max_buffer_seconds,
+    )
+
+
+def create_app(settings: Settings | None = None, *, model: Any = None) -> FastAPI:
+    """The app; `model` (already loaded) skips loading `settings.model` at startup."""
+    settings = settings or Settings()
+    state = ServerState(settings=settings, model=model)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.draining = asyncio.Event()  # bound to the serving loop
+        if state.model is None:
+            log.info("loading model %s on %s", settings.model or "(default)", settings.device)
+            try:
+                state.model = await asyncio.to_thread(load, settings)
+            except Exception as exc:
+                state.load_error = f"{type(exc).__name__}: {exc}"
+                raise
+        state.scheduler = build_scheduler(state.model, state)
+        state.scheduler.start()
+        log.info("ready: model %s, up to %d sessions", settings.model_id, settings.max_sessions)
+        try:
+            yield
+        finally:
+            await state.drain(settings.shutdown_timeout_s)
+            await state.scheduler.stop()
+
+    app = FastAPI(
+        title="streamscribe",
+        summary="Streaming speech recognition: Mistral and vLLM realtime protocols",
+        lifespan=lifespan,
+    )
+    app.state.streamscribe = state
+    app.include_router(ops.router)
+    app.include_router(transcriptions.router)
+    app.include_router(mistral_ws.router)
+    app.include_router(vllm_ws.router)
+    mount_web(app, settings.web_dir)
+    return app
