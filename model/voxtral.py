@@ -13,8 +13,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import EncoderArgs, ModelArgs
-from .layers import Attention, FeedForward, RMSNorm, delay_embedding, rope_cos_sin, \
-    sliding_window_mask
+from .layers import (
+    Attention,
+    FeedForward,
+    RMSNorm,
+    delay_embedding,
+    rope_cos_sin,
+    sliding_window_mask,
+)
 
 
 class CausalConv(nn.Module):

@@ -66,14 +66,14 @@ class WordAssembler:
         self._word_marker_index = None
         return piece, done
 
-    def flush(self) -> list[Word]:
-        """At end of stream: the word still open is complete."""
+    def flush(self) -> tuple[str, list[Word]]:
+        """At end of stream: (text of a dangling partial character, if any; the last word)."""
         tail = self._decoder.decode(b"", final=True)
         if tail:
             self.text += tail
             if self._open is not None:
                 self._open.text += tail
-        return [self._close()] if self._open is not None else []
+        return tail, [self._close()] if self._open is not None else []
 
     def _close(self) -> Word:
         assert self._open is not None

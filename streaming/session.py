@@ -127,7 +127,10 @@ class Session:
         return events
 
     def _finish_events(self) -> list[Event]:
-        events: list[Event] = [WordFinal(*w) for w in self._words.flush()]
+        tail, words = self._words.flush()
+        last_index_s = round(max(0, len(self.tokens) - 1) * SAMPLES_PER_STEP / SAMPLE_RATE, 3)
+        events: list[Event] = [TextDelta(tail, last_index_s)] if tail else []
+        events += [WordFinal(*w) for w in words]
         return events + [Finished(self._words.text, list(self._words.words))]
 
     # ---- convenience: drive the engine for this session alone ----

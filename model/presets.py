@@ -1,0 +1,20 @@
+"""Named model sizes. `small` is the shipped default's architecture; `tiny` is for tests."""
+
+from __future__ import annotations
+
+from .config import EncoderArgs, ModelArgs
+from .testing import tiny_args
+
+
+def small_args(vocab_size: int = 1000 + 4096) -> ModelArgs:
+    """~25M parameters, sized for >= 64 real-time streams on a 2-core CPU (see
+    benchmarks/step_bench.py) while keeping a Whisper-tiny-sized acoustic encoder."""
+    return ModelArgs(
+        dim=384, n_layers=6, head_dim=64, hidden_dim=1024, n_heads=6, n_kv_heads=2,
+        sliding_window=256, vocab_size=vocab_size, model_max_length=131072,
+        encoder=EncoderArgs(dim=384, n_layers=4, head_dim=64, hidden_dim=1024, n_heads=6,
+                            n_kv_heads=6, sliding_window=375),
+    )
+
+
+PRESETS = {"tiny": tiny_args, "small": small_args}
