@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,6 +28,19 @@ def _torch_dtype(name: str) -> Any:
     return table[name]
 
 
+def torch_threads_setter(n: int | None) -> Callable[[], None] | None:
+    """Initializer for the engine thread: torch's intra-op threads are a per-thread setting."""
+    if n is None:
+        return None
+
+    def init() -> None:
+        import torch
+
+        torch.set_num_threads(n)
+
+    return init
+
+
 def load(settings: Settings) -> Any:
     from model import load_model
 
@@ -48,6 +61,7 @@ def build_scheduler(model: Any, state: ServerState) -> Scheduler:
         state.metrics,
         max_sessions=state.settings.max_sessions,
         max_buffer_seconds=state.settings.max_buffer_seconds,
+        thread_init=torch_threads_setter(state.settings.torch_threads),
     )
 
 

@@ -6,6 +6,7 @@ import argparse
 import logging
 import socket
 import sys
+from types import FrameType
 
 import uvicorn
 
@@ -84,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="unprocessed audio a session may hold before its appends are refused",
     )
     p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads for model compute (default: torch's choice)",
+    )
+    p.add_argument(
         "--log-level",
         default="info",
         choices=("critical", "error", "warning", "info", "debug"),
@@ -106,6 +113,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         default_delay_ms=args.delay_ms,
         served_model_names=tuple(args.served_model_name or ()),
         max_buffer_seconds=args.max_buffer_seconds,
+        torch_threads=args.threads,
     )
 
 
@@ -119,6 +127,12 @@ class StreamscribeServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, state: ServerState) -> None:
         super().__init__(config)
         self.streamscribe = state
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        # uvicorn re-raises the signal after shutting down (the process then dies of it);
+        # our shutdown is complete and graceful, so `serve` returns 0 instead.
+        self._captured_signals.clear()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:

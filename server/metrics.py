@@ -40,7 +40,8 @@ class Metrics:
         )
         self.step_lag_seconds = Histogram(
             "streamscribe_realtime_lag_seconds",
-            "Time from the arrival of the audio that made a step possible to the step's output",
+            "Time from the arrival of the client audio that made a step possible to its output "
+            "(steps over the left/right padding excluded)",
             buckets=(0.01, 0.02, 0.04, 0.08, 0.12, 0.16, 0.24, 0.32, 0.5, 1.0, 2.0, 5.0),
             registry=r,
         )

@@ -87,7 +87,7 @@ class Usage:
     def of(cls, stream: Stream) -> Usage:
         generated = len(stream.tokens) if stream.tokens is not None else 0
         prompt = prompt_length(delay_steps(stream.delay_ms))
-        return cls(prompt, max(0, generated - prompt), stream.samples_in / SAMPLE_RATE)
+        return cls(prompt, generated, stream.samples_in / SAMPLE_RATE)
 
     @property
     def audio_seconds_ceil(self) -> int:

@@ -66,6 +66,7 @@ class Stream:
         self._available = 0  # steps_done + steps_ready at the last apply
         self.steps_done = 0
         self.samples_in = 0
+        self._samples_applied = 0  # moved into the session (client audio only)
         self.tokens: list[int] | None = None  # the session's tokens, once finished
         self.end_requested = False
         self._end_applied = False
@@ -126,6 +127,7 @@ class Stream:
             self._pending.clear()
             self._pending_samples = 0
             self.session.push_audio(audio)
+            self._samples_applied += audio.size
         if self.end_requested and not self._end_applied:
             self.session.push_end()
             self._end_applied = True
@@ -140,7 +142,11 @@ class Stream:
             self._available = available
 
     def _lag_of_step(self, now: float) -> float | None:
-        """Seconds since the audio that made step number `steps_done` possible arrived."""
+        """Seconds since the audio that made step number `steps_done` possible arrived; None
+        for steps over the left pad or the right pad (catch-up bursts, not client audio)."""
+        client_steps = self._samples_applied // SAMPLES_PER_STEP
+        if not N_LEFT_PAD_STEPS < self.steps_done <= N_LEFT_PAD_STEPS + client_steps:
+            return None
         while self._arrivals and self._arrivals[0][0] < self.steps_done:
             self._arrivals.popleft()
         return now - self._arrivals[0][1] if self._arrivals else None
@@ -157,6 +163,7 @@ class Scheduler:
         *,
         max_sessions: int,
         max_buffer_seconds: float,
+        thread_init: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self.session_factory = session_factory
@@ -166,7 +173,10 @@ class Scheduler:
         self.slots_in_use = 0
         self._streams: list[Stream] = []
         self._wake = asyncio.Event()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-step")
+        # thread_init runs in the worker thread (torch/OpenMP thread settings are per thread)
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="engine-step", initializer=thread_init
+        )
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.steps = 0
