@@ -37,6 +37,7 @@ class LiveTranscript:
         self.words: list[Word] = []
         self.lines: list[str] = [""]  # utterances as rendered
         self._matched = 0  # chars of self.text covered by timed words
+        self._printed_plain = 0  # chars of self.text printed before timings started coming
         self._tail_shown = 0  # visible width of the dim tail currently on screen
         self._timed_mode = False  # the server sends words: lay lines out by their timing
         self.done: Done | None = None
@@ -51,6 +52,7 @@ class LiveTranscript:
             self._timed_mode = True
         if not self._timed_mode:
             self._write_plain(event.text)
+            self._printed_plain = len(self.text)
             return
         self._erase_tail()
         for word in event.words:
@@ -89,6 +91,13 @@ class LiveTranscript:
         pos = self.text.find(word.text, self._matched)
         if pos >= 0:
             self._matched = pos + len(word.text)
+            if self._matched <= self._printed_plain:
+                return  # already on screen from before timings started coming
+            if pos < self._printed_plain:  # its beginning is on screen: add the rest
+                rest = self.text[self._printed_plain : self._matched]
+                self.lines[-1] += rest
+                self.out.write(rest)
+                return
         if prev is not None and word.start - prev.end > self.pause_s and self.lines[-1]:
             self.out.write("\n")
             self.lines.append("")
@@ -121,6 +130,14 @@ class LiveTranscript:
         if self._tail_shown:
             self.out.write(RESTORE_AND_ERASE)
             self._tail_shown = 0
+
+    def interrupt(self) -> None:
+        """End the current line (before an error message) if anything is on it."""
+        self._erase_tail()
+        if self.lines[-1]:
+            self.out.write("\n")
+            self.lines.append("")
+        self.out.flush()
 
     @property
     def rendered(self) -> str:

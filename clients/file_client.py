@@ -127,9 +127,14 @@ async def stream_file(
         if display is not None:
             display.on_event(event)
 
-    async with RealtimeClient(url, api_key=api_key, model=model, delay_ms=delay_ms) as client:
-        flow.t0 = time.monotonic()
-        return await stream_frames(client, paced(read_frames(path), realtime, flow), on_event)
+    try:
+        async with RealtimeClient(url, api_key=api_key, model=model, delay_ms=delay_ms) as client:
+            flow.t0 = time.monotonic()
+            return await stream_frames(client, paced(read_frames(path), realtime, flow), on_event)
+    except BaseException:
+        if display is not None:
+            display.interrupt()  # the error message starts on a line of its own
+        raise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,8 +198,6 @@ async def _run(args: argparse.Namespace) -> int:
                 live=live,
             )
         except ClientError as exc:
-            if live is not None:
-                print(file=live)
             print(f"streamscribe stream: {exc}", file=sys.stderr)
             return 1
         if args.json:

@@ -69,11 +69,15 @@ async def transcribe_source(
         if on_event is not None:
             on_event(event)
 
-    async with RealtimeClient(url, api_key=api_key, model=model, delay_ms=delay_ms) as client:
-        async with source:
-            if on_ready is not None:
-                on_ready()
-            return await stream_frames(client, source_frames(source), handle)
+    try:
+        async with RealtimeClient(url, api_key=api_key, model=model, delay_ms=delay_ms) as client:
+            async with source:
+                if on_ready is not None:
+                    on_ready()
+                return await stream_frames(client, source_frames(source), handle)
+    except BaseException:
+        display.interrupt()  # the error message starts on a line of its own
+        raise
 
 
 def build_parser() -> argparse.ArgumentParser:

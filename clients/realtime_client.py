@@ -27,6 +27,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from clients.audio import DEFAULT_DELAY_MS
 
+CLOSE_TIMEOUT_S = 3.0  # after the session ends, never hang on a server that does not close
+
 
 class Word(NamedTuple):
     text: str
@@ -185,6 +187,7 @@ class RealtimeClient:
                 url,
                 additional_headers=headers,
                 open_timeout=self.open_timeout,
+                close_timeout=CLOSE_TIMEOUT_S,
                 max_size=16 * 1024 * 1024,
                 compression=None,  # PCM does not compress; save the CPU
                 proxy=None,
@@ -198,7 +201,15 @@ class RealtimeClient:
             raise ServerUnreachable(f"{url} sent no session.created") from exc
         if first.get("type") == "error":
             await self.close()
-            parse_event(first)  # raises ServerError
+            try:
+                parse_event(first)
+            except ServerError as exc:
+                if exc.code in ("unauthorized", "invalid_api_key", "authentication_error"):
+                    raise AuthenticationFailed(
+                        f"the server at {url} refused the connection ({exc.message}): "
+                        "check --api-key"
+                    ) from exc
+                raise
         if first.get("type") != "session.created":
             await self.close()
             raise ConnectionLost(f"expected session.created from {url}, got {first.get('type')!r}")

@@ -195,6 +195,9 @@ class SoundDeviceSource(_QueueSource):
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self._stopped:  # stopped (Ctrl-C) before the capture began: an empty stream
+            self._queue.put_nowait(None)
+            return
         try:
             self._stream = self._sd.InputStream(
                 device=self.device_index,

@@ -33,6 +33,22 @@ const debug = {
   bytesSent: 0,
   errors: [],
   sampleRate: null,
+  recorded: null, // with ?record=1: every PCM16 frame sent, for tests
+};
+debug.recordedBase64 = () => {
+  const chunks = debug.recorded || [];
+  const total = chunks.reduce((n, c) => n + c.byteLength, 0);
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(new Uint8Array(c), offset);
+    offset += c.byteLength;
+  }
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
 };
 window.streamscribe = debug;
 
@@ -97,10 +113,18 @@ class TranscriptRun {
   placeWord(w) {
     const idx = this.text.indexOf(w.text, this.pos);
     if (idx < 0) return; // not in the text we have: ignore (cannot place it)
-    if (idx > this.pos) this.el.insertBefore(document.createTextNode(this.text.slice(this.pos, idx)), this.pending);
+    if (idx > this.pos) this.el.insertBefore(this.gapNode(this.text.slice(this.pos, idx)), this.pending);
     this.el.insertBefore(this.wordSpan(w), this.pending);
     this.pos = idx + w.text.length;
     this.words.push(w);
+  }
+
+  gapNode(gap) {
+    if (this.pos > 0 || gap.trim()) return document.createTextNode(gap);
+    const lead = document.createElement("span"); // the first word's leading space: kept in
+    lead.className = "lead"; // the text (it is the server's), not shown
+    lead.textContent = gap;
+    return lead;
   }
 
   wordSpan(w) {
@@ -110,6 +134,7 @@ class TranscriptRun {
     span.dataset.start = String(w.start);
     span.dataset.end = String(w.end);
     span.title = `${w.start.toFixed(2)}–${w.end.toFixed(2)} s`;
+    span.dataset.time = span.title; // the CSS tooltip
     if (this.lastEnd !== null && w.start - this.lastEnd > PAUSE_NEW_LINE_S) span.classList.add("new-line");
     this.lastEnd = w.end;
     return span;
@@ -157,6 +182,9 @@ class Session {
     debug.doneText = null;
     debug.deltaText = "";
     debug.words = [];
+    debug.framesSent = 0;
+    debug.bytesSent = 0;
+    debug.recorded = new URLSearchParams(location.search).has("record") ? [] : null;
     setState("connecting", "Asking for the microphone…");
     try {
       this.stream = await getMicrophone();
@@ -255,6 +283,7 @@ class Session {
     if (msg.type === "frame") {
       if (this.ws && this.ws.readyState === WebSocket.OPEN && !this.ended) {
         this.ws.send(msg.buffer);
+        if (debug.recorded) debug.recorded.push(msg.buffer);
         debug.framesSent += 1;
         debug.bytesSent += msg.buffer.byteLength;
         ui.sent.textContent = `${(debug.bytesSent / 32000).toFixed(1)} s sent`;
@@ -304,7 +333,8 @@ class Session {
         this.ended = true;
         clearTimeout(this.doneTimer);
         this.cleanup();
-        setState("done", `Done: ${words.length} words. Press Start to transcribe again.`);
+        const n = `${words.length} word${words.length === 1 ? "" : "s"}`;
+        setState("done", `Done: ${n}. Hover a word for its timing; Start to go again.`);
         break;
       }
       case "error": {
@@ -413,6 +443,7 @@ function init() {
   const params = new URLSearchParams(location.search);
   if (params.get("delay") && DELAYS_MS.includes(Number(params.get("delay")))) ui.delay.value = params.get("delay");
   ui.server.textContent = serverUrl().toString().replace(/api_key=[^&]*/, "api_key=…");
+  $("controls").addEventListener("submit", (event) => event.preventDefault()); // Enter key
   ui.start.addEventListener("click", () => {
     if (session) return;
     delete document.body.dataset.error;
