@@ -41,8 +41,13 @@ def make_batch(examples: Sequence[Example], tokenizer: TextTokenizer,
     for ex, delay_ms in zip(examples, delays_ms, strict=True):
         seq_audio = pad_audio(ex.audio, delay_ms // 80)
         n_positions = len(seq_audio) // SAMPLES_PER_STEP
-        sequences.append(aligned_sequence(tokenizer, ex.words, n_positions, delay_ms))
+        try:
+            sequences.append(aligned_sequence(tokenizer, ex.words, n_positions, delay_ms))
+        except ValueError:
+            continue  # more tokens than steps (fast speech, tiny vocabulary): cannot stream
         signals.append(seq_audio)
+    if not signals:
+        raise ValueError("no example in the batch fits its token schedule")
     longest = max(len(s) for s in signals)
     audio = torch.zeros(len(signals), longest)
     for i, s in enumerate(signals):

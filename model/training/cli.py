@@ -1,0 +1,34 @@
+"""`streamscribe train`: train or fine-tune a model from a JSON recipe, resumably."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from .config import TrainConfig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="streamscribe train",
+        description="Train a streaming ASR model on synthetic (and real) speech. Runs resume "
+                    "from RUN_DIR/state.pt; the averaged checkpoint is written to "
+                    "RUN_DIR/export/ in the Mistral format `streamscribe serve --model` loads.")
+    parser.add_argument("--config", required=True, help="training recipe (JSON), e.g. "
+                        "recipes/small.json")
+    parser.add_argument("--run-dir", required=True, help="where state, logs, snapshots and "
+                        "the export go (resumed if it holds a state.pt)")
+    parser.add_argument("--max-steps", type=int, help="stop after this many more steps")
+    parser.add_argument("--max-minutes", type=float, help="stop after this much wall time")
+    parser.add_argument("--export-only", action="store_true",
+                        help="only average the last snapshots into RUN_DIR/export/")
+    ns = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from .trainer import Trainer
+
+    trainer = Trainer(TrainConfig.load(ns.config), Path(ns.run_dir))
+    if not ns.export_only:
+        trainer.fit(ns.max_steps, ns.max_minutes)
+    print(f"exported {trainer.export()}")
+    return 0

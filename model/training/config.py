@@ -1,0 +1,47 @@
+"""Training run settings, read from a JSON recipe (recipes/*.json) and saved with the run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..constants import ALLOWED_DELAYS_MS
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "small"  # model size, see model/presets.py
+    tokenizer: str = "recipes/tokenizer/tekken.json"
+    synthetic_roots: list[str] = field(default_factory=lambda: ["data/synth"])
+    dev_root: str | None = "data/synth"  # its `heldout` split scores WER during training
+    init_from: str | None = None  # a checkpoint directory to start from (fine-tuning)
+    batch_seconds: float = 120.0  # audio per optimiser step
+    max_example_seconds: float = 30.0
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.05
+    warmup_steps: int = 300
+    total_steps: int = 20000
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    delays_ms: list[int] = field(default_factory=lambda: list(ALLOWED_DELAYS_MS))
+    save_every: int = 100  # resumable state + weight snapshot
+    eval_every: int = 500
+    eval_utterances: int = 40
+    keep_snapshots: int = 5
+    average_last: int = 3  # snapshots averaged into the exported checkpoint
+    reload_data_every: int = 200  # pick up shards the data builder finished meanwhile
+    seed: int = 0
+    threads: int = 2
+    bf16: bool = False  # autocast matmuls to bfloat16 (fast on AMX CPUs)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        values = json.loads(Path(path).read_text())
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
+        return cls(**values)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")

@@ -1,0 +1,70 @@
+"""Training examples in memory, drawn into batches of about `batch_seconds` of audio."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from pathlib import Path
+
+import soundfile as sf
+
+from ..data.example import Example, TimedWord
+
+log = logging.getLogger(__name__)
+
+
+class ExamplePool:
+    """Every finished shard of the given roots' `train` split, reloaded on demand so a run
+    can start while the data builder is still writing shards."""
+
+    def __init__(self, roots: list[str], max_seconds: float, split: str = "train") -> None:
+        self.roots = [Path(r) for r in roots]
+        self.max_seconds = max_seconds
+        self.split = split
+        self.examples: list[Example] = []
+        self._loaded: set[Path] = set()
+
+    def reload(self) -> int:
+        added = 0
+        for root in self.roots:
+            for shard in sorted((root / self.split).glob("shard-?????")):
+                if shard in self._loaded:
+                    continue
+                self._loaded.add(shard)
+                for ex in read_shard(shard):
+                    if ex.words and ex.duration_s <= self.max_seconds:
+                        self.examples.append(ex)
+                        added += 1
+        if not self.examples:
+            raise RuntimeError(f"no {self.split} examples under {', '.join(map(str, self.roots))}")
+        return added
+
+    @property
+    def hours(self) -> float:
+        return sum(e.duration_s for e in self.examples) / 3600
+
+    def draw(self, rng: random.Random, batch_seconds: float) -> list[Example]:
+        """Examples of similar length (less padding): a random anchor, then neighbours."""
+        anchor = rng.choice(self.examples).duration_s
+        near = [e for e in rng.sample(self.examples, min(len(self.examples), 256))
+                if 0.6 * anchor <= e.duration_s <= 1.4 * anchor + 1]
+        batch, total = [], 0.0
+        for e in near:
+            if batch and total + e.duration_s > batch_seconds:
+                break
+            batch.append(e)
+            total += e.duration_s
+        return batch
+
+
+def read_shard(directory: Path) -> list[Example]:
+    """A finished shard (see model/data/shards.py for the layout)."""
+    out = []
+    with open(directory / "index.jsonl", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            audio, _ = sf.read(directory / r["audio"], dtype="float32")
+            words = None if r["words"] is None else [TimedWord(*w) for w in r["words"]]
+            out.append(Example(r["id"], audio, r["text"], words, r.get("meta", {})))
+    return out

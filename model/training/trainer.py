@@ -1,0 +1,210 @@
+"""The training loop: resumable, logged, multi-delay, with checkpoint averaging.
+
+A run directory holds `config.json`, `state.pt` (model + optimiser + step + RNG: resume
+from it), `snapshots/step-N.safetensors` (weights only, the last few), `log.jsonl` (loss,
+learning rate, speed, dev WER) and `export/` (the averaged checkpoint in the Mistral
+format the server loads).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from pathlib import Path
+
+import jiwer
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from ..checkpoint import build_network, load_network, save_checkpoint
+from ..offline import greedy_tokens
+from ..presets import PRESETS
+from ..tokenizer import TextTokenizer
+from ..voxtral import VoxtralRealtime
+from .batches import draw_delay, make_batch
+from .config import TrainConfig
+from .dataset import ExamplePool, read_shard
+
+log = logging.getLogger(__name__)
+
+
+def init_network(cfg: TrainConfig, tokenizer: TextTokenizer) -> VoxtralRealtime:
+    if cfg.init_from:
+        return load_network(cfg.init_from).train()
+    args = PRESETS[cfg.preset](vocab_size=tokenizer.vocab_size)
+    net = build_network(args)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith("norm.weight"):
+                p.fill_(1.0)
+            elif p.ndim >= 2:
+                # Small init (GPT-style); output layers scaled down with depth.
+                std = 0.02 / math.sqrt(2 * args.n_layers) if name.endswith(("wo.weight",
+                                                                               "w2.weight")) \
+                    else 0.02
+                p.normal_(0.0, std, generator=gen)
+            else:
+                p.zero_()
+    return net.train()
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.total_steps - cfg.warmup_steps))
+    cosine = 0.5 * (1 + math.cos(math.pi * progress))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
+
+
+def simple_normalise(text: str) -> str:
+    """Lower case, letters, digits and apostrophes only: enough to watch WER move during
+    training (the eval harness applies the Whisper normaliser for reported numbers)."""
+    kept = "".join(c if c.isalnum() or c == "'" else " " for c in text.lower())
+    return " ".join(kept.split())
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, run_dir: str | Path) -> None:
+        self.cfg = cfg
+        self.run = Path(run_dir)
+        self.run.mkdir(parents=True, exist_ok=True)
+        (self.run / "snapshots").mkdir(exist_ok=True)
+        cfg.save(self.run / "config.json")
+        torch.set_num_threads(cfg.threads)
+        self.tokenizer = TextTokenizer(cfg.tokenizer)
+        self.net = init_network(cfg, self.tokenizer)
+        decay = [p for n, p in self.net.named_parameters() if p.ndim >= 2]
+        no_decay = [p for n, p in self.net.named_parameters() if p.ndim < 2]
+        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                      {"params": no_decay, "weight_decay": 0.0}],
+                                     lr=cfg.lr, betas=(0.9, 0.98), eps=1e-8)
+        self.step = 0
+        self.rng = random.Random(cfg.seed)
+        self.pool = ExamplePool(cfg.synthetic_roots, cfg.max_example_seconds)
+        self._resume()
+
+    # ---- persistence ----
+
+    def _resume(self) -> None:
+        state_file = self.run / "state.pt"
+        if not state_file.exists():
+            return
+        state = torch.load(state_file, weights_only=False)
+        self.net.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.step = state["step"]
+        self.rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed %s at step %d", self.run, self.step)
+
+    def save(self) -> None:
+        state = {"model": self.net.state_dict(), "optimizer": self.opt.state_dict(),
+                 "step": self.step, "rng": self.rng.getstate(),
+                 "torch_rng": torch.get_rng_state()}
+        tmp = self.run / "state.pt.tmp"
+        torch.save(state, tmp)
+        tmp.replace(self.run / "state.pt")  # atomic: a kill mid-save keeps the last state
+        snap = self.run / "snapshots" / f"step-{self.step:07d}.safetensors"
+        save_file({k: v.detach().contiguous() for k, v in self.net.state_dict().items()}, snap)
+        for old in sorted((self.run / "snapshots").glob("step-*.safetensors"))[
+                : -self.cfg.keep_snapshots]:
+            old.unlink()
+
+    def export(self, out: Path | None = None) -> Path:
+        """Average the last snapshots' weights (a cheap, reliable gain over the last one)
+        and write a checkpoint the server loads."""
+        snaps = sorted((self.run / "snapshots").glob("step-*.safetensors"))[
+            -self.cfg.average_last:]
+        if not snaps:
+            self.save()
+            snaps = sorted((self.run / "snapshots").glob("step-*.safetensors"))[-1:]
+        states = [load_file(s) for s in snaps]
+        averaged = {k: sum(s[k].float() for s in states) / len(states) for k in states[0]}
+        net = build_network(self.net.args)
+        net.load_state_dict(averaged)
+        out = out or self.run / "export"
+        save_checkpoint(net.eval(), out, self.cfg.tokenizer)
+        (out / "training.json").write_text(json.dumps(
+            {"step": self.step, "averaged": [s.name for s in snaps]}, indent=2) + "\n")
+        return out
+
+    def _log(self, record: dict) -> None:
+        with open(self.run / "log.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # ---- training ----
+
+    def train_step(self) -> dict:
+        for _ in range(100):
+            examples = self.pool.draw(self.rng, self.cfg.batch_seconds)
+            delays = [draw_delay(self.rng, self.cfg.delays_ms) for _ in examples]
+            try:
+                batch = make_batch(examples, self.tokenizer, delays)
+                break
+            except ValueError:
+                continue
+        else:
+            raise RuntimeError("100 draws in a row had no example that fits its token "
+                               "schedule: is the tokenizer's vocabulary far too small?")
+        lr = learning_rate(self.cfg, self.step)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
+            logits = self.net(batch.mel, batch.input_ids, batch.n_delay)
+        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1),
+                                                 batch.labels.flatten(), ignore_index=-100)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
+        self.opt.step()
+        self.step += 1
+        return {"step": self.step, "loss": round(float(loss), 4), "lr": lr,
+                "grad_norm": round(float(grad_norm), 3), "examples": len(examples),
+                "audio_s": round(sum(e.duration_s for e in examples), 1)}
+
+    def dev_wer(self, delay_ms: int = 480) -> float | None:
+        if not self.cfg.dev_root:
+            return None
+        shards = sorted((Path(self.cfg.dev_root) / "heldout").glob("shard-?????"))
+        examples = [e for s in shards for e in read_shard(s)][: self.cfg.eval_utterances]
+        if not examples:
+            return None
+        self.net.eval()
+        refs, hyps = [], []
+        for ex in examples:
+            tokens = greedy_tokens(self.net, ex.audio, delay_ms)
+            refs.append(simple_normalise(ex.text) or "-")
+            hyps.append(simple_normalise(self.tokenizer.decode(tokens)))
+        self.net.train()
+        return float(jiwer.wer(refs, hyps))
+
+    def fit(self, max_steps: int | None = None, max_minutes: float | None = None) -> None:
+        added = self.pool.reload()
+        log.info("%d examples, %.2f h of audio", added, self.pool.hours)
+        end = min(self.cfg.total_steps, self.step + max_steps) if max_steps else \
+            self.cfg.total_steps
+        started = time.monotonic()
+        bar = tqdm(total=end, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
+        while self.step < end:
+            t0 = time.monotonic()
+            record = self.train_step()
+            record["seconds"] = round(time.monotonic() - t0, 2)
+            bar.update(1)
+            bar.set_postfix(loss=record["loss"], lr=f"{record['lr']:.2e}")
+            if self.step % self.cfg.eval_every == 0:
+                record["dev_wer_480"] = self.dev_wer()
+                bar.write(f"step {self.step}: dev WER at 480 ms {record['dev_wer_480']}")
+            self._log(record)
+            if self.step % self.cfg.save_every == 0:
+                self.save()
+            if self.step % self.cfg.reload_data_every == 0:
+                self.pool.reload()
+            if max_minutes and time.monotonic() - started > 60 * max_minutes:
+                break
+        bar.close()
+        self.save()
