@@ -163,7 +163,7 @@ class Trainer:
         grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
         self.opt.step()
         self.step += 1
-        return {"step": self.step, "loss": round(float(loss), 4), "lr": lr,
+        return {"step": self.step, "loss": round(loss.item(), 4), "lr": lr,
                 "grad_norm": round(float(grad_norm), 3), "examples": len(examples),
                 "audio_s": round(sum(e.duration_s for e in examples), 1)}
 
