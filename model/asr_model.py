@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .audio_format import to_float32
 from .checkpoint import TOKENIZER_FILE, load_network
 from .constants import DEFAULT_DELAY_MS, SAMPLE_RATE
 from .tokenizer import TextTokenizer
@@ -64,17 +65,6 @@ class AsrModel:
         """Offline greedy transcription of 16 kHz mono float audio."""
         from .offline import greedy_tokens
 
-        tokens = greedy_tokens(self.network, as_mono_float(audio), delay_ms)
+        tokens = greedy_tokens(self.network, to_float32(audio), delay_ms)
         text, words = self.words_from_tokens(tokens)
         return TranscriptionResult(text, tokens, words)
-
-
-def as_mono_float(audio: np.ndarray) -> np.ndarray:
-    audio = np.asarray(audio)
-    if audio.ndim != 1:
-        raise ValueError(f"expected 1-D mono audio, got shape {audio.shape}")
-    if audio.dtype == np.int16:
-        return audio.astype(np.float32) / 32768.0
-    if not np.issubdtype(audio.dtype, np.floating):
-        raise ValueError(f"expected float or int16 samples, got {audio.dtype}")
-    return audio.astype(np.float32, copy=False)
