@@ -277,7 +277,7 @@ def read_hf(spec: str, text_column: str | None = None) -> list[Utterance]:
     except ImportError as e:
         raise DatasetError(
             "Hugging Face datasets need the optional package `datasets` "
-            "(pip install 'streamscribe[eval-hf]' or pip install datasets)"
+            "(pip install 'streamscribe[hf]' or pip install datasets)"
         ) from e
     if spec.startswith("hf:"):
         parts = spec[3:].split(":")

@@ -154,7 +154,10 @@ def run_inprocess(
                 for a, events in zip(ready, _events_by_session(result, [a["session"] for a in
                                                                           ready]), strict=True):
                     a["steps"] += 1
-                    clock = a["steps"] * STEP_SECONDS - left_pad_s  # audio consumed so far
+                    # audio consumed so far on the model's clock (decoder position p reads
+                    # the 80 ms after the 32 left-pad steps: p + 1 positions done)
+                    done_steps = getattr(a["session"], "position", a["steps"])
+                    clock = done_steps * STEP_SECONDS - left_pad_s
                     for ev in events:
                         if type(ev).__name__ == "WordFinal":
                             a["latencies"].append(clock - float(ev.end_s))
@@ -203,6 +206,7 @@ async def transcribe_live(
 ) -> Transcript:
     """One utterance through ``ws://HOST/v1/realtime`` (vLLM-style protocol)."""
     from websockets.asyncio.client import connect
+    from websockets.exceptions import WebSocketException
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     pcm = pcm16_bytes(audio)
@@ -263,7 +267,7 @@ async def transcribe_live(
             finally:
                 if not send_task.done():
                     send_task.cancel()
-    except (OSError, TimeoutError) as e:
+    except (OSError, TimeoutError, WebSocketException) as e:
         raise LiveError(f"{url}: {type(e).__name__}: {e}") from e
     return Transcript(utt_id, final_text, audio_s, words, latencies)
 

@@ -15,7 +15,7 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 .venv/bin/python -c "import torch" 2>/dev/null || "${pip[@]}" torch==2.13.0
 
 if [ "${1:-}" = "--dev" ]; then
-  "${pip[@]}" -e ".[dev,train,eval]"
+  "${pip[@]}" -e ".[dev,train,peers,plot]"
   apt_packages=(chromium chromium-driver espeak-ng flite festival festvox-kallpc16k
                 festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all ffmpeg libportaudio2)
   missing=()
