@@ -60,10 +60,21 @@ class TextTokenizer:
         return self._bytes[token_id] if 0 <= token_id < len(self._bytes) else b""
 
 
+# Specials with fixed ids, named as in mistral-common's SpecialTokens; streamscribe uses only
+# BOS, EOS, STREAMING_PAD and STREAMING_WORD, the rest keep the published numbering.
+NAMED_SPECIALS = {
+    0: "<unk>", BOS_ID: "<s>", EOS_ID: "</s>", 3: "[INST]", 4: "[/INST]",
+    5: "[AVAILABLE_TOOLS]", 6: "[/AVAILABLE_TOOLS]", 7: "[TOOL_RESULTS]", 8: "[/TOOL_RESULTS]",
+    9: "[TOOL_CALLS]", 10: "[IMG]", 11: "<pad>", 12: "[IMG_BREAK]", 13: "[IMG_END]",
+    14: "[PREFIX]", 15: "[MIDDLE]", 16: "[SUFFIX]", 17: "[SYSTEM_PROMPT]",
+    18: "[/SYSTEM_PROMPT]", 19: "[TOOL_CONTENT]", 24: "[AUDIO]", 25: "[BEGIN_AUDIO]",
+    STREAMING_PAD_ID: "[STREAMING_PAD]", STREAMING_WORD_ID: "[STREAMING_WORD]",
+    34: "[TRANSCRIBE]",
+}
+
+
 def special_tokens() -> list[dict[str, Any]]:
-    named = {0: "<unk>", BOS_ID: "<s>", EOS_ID: "</s>", STREAMING_PAD_ID: "[STREAMING_PAD]",
-             STREAMING_WORD_ID: "[STREAMING_WORD]"}
-    return [{"rank": i, "token_str": named.get(i, f"<SPECIAL_{i}>"), "is_control": True}
+    return [{"rank": i, "token_str": NAMED_SPECIALS.get(i, f"<SPECIAL_{i}>"), "is_control": True}
             for i in range(N_SPECIAL_TOKENS)]
 
 
@@ -81,13 +92,20 @@ def audio_block(delay_ms: int = 480) -> dict[str, Any]:
     }
 
 
+def _printable(token: bytes) -> str | None:
+    try:
+        return token.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # part of a multi-byte character
+
+
 def write_tekken(path: str | Path, vocab: Sequence[bytes], delay_ms: int = 480) -> None:
     """Write a tekken.json whose text ranks are the given byte strings, in merge order
     (rank r becomes token id 1000 + r). The first 256 entries must be the single bytes."""
     if len(vocab) < 256 or any(vocab[i] != bytes([i]) for i in range(256)):
         raise ValueError("a Tekken vocabulary starts with the 256 single bytes in order")
     entries = [{"rank": r, "token_bytes": base64.b64encode(b).decode("ascii"),
-                "token_str": b.decode("utf-8", errors="replace")} for r, b in enumerate(vocab)]
+                "token_str": _printable(b)} for r, b in enumerate(vocab)]
     data = {
         "config": {"pattern": TEKKEN_PATTERN, "num_vocab_tokens": len(vocab),
                    "default_vocab_size": N_SPECIAL_TOKENS + len(vocab),
@@ -96,4 +114,4 @@ def write_tekken(path: str | Path, vocab: Sequence[bytes], delay_ms: int = 480) 
         "special_tokens": special_tokens(),
         "audio": audio_block(delay_ms),
     }
-    Path(path).write_text(json.dumps(data, ensure_ascii=False))
+    Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
