@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -137,3 +138,24 @@ def test_transcribe_rejects_non_mono_audio(tmp_path: Path) -> None:
     model = load_model(make_tiny_checkpoint(tmp_path / "ckpt"))
     with pytest.raises(ValueError, match="1-D"):
         model.transcribe(np.zeros((2, 1600), dtype=np.float32))
+
+
+def test_transcribe_command_reads_any_rate_and_reports_bad_files(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from model.cli import main
+
+    directory = make_tiny_checkpoint(tmp_path / "ckpt")
+    audio = speech_clip(seconds=2.0)
+    wav16 = tmp_path / "a16.wav"
+    sf.write(wav16, audio, 16000)
+    stereo48 = tmp_path / "a48.flac"
+    sf.write(stereo48, np.stack([np.repeat(audio, 3)] * 2, axis=1), 48000)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    status = main([str(wav16), str(stereo48), str(bad), "--model", str(directory), "--json"])
+    out, err = capsys.readouterr()
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert status == 1 and "bad.wav: cannot transcribe" in err
+    assert [r["file"] for r in rows] == [str(wav16), str(stereo48)]
+    expected = load_model(directory).transcribe(audio).text
+    assert rows[0]["text"] == expected
