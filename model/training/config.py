@@ -24,6 +24,9 @@ class TrainConfig:
     total_steps: int = 20000
     weight_decay: float = 0.01
     grad_clip: float = 1.0
+    # Most targets are STREAMING_PAD; weighting them down makes the model start writing words
+    # sooner instead of settling on "always pad".
+    pad_loss_weight: float = 1.0
     delays_ms: list[int] = field(default_factory=lambda: list(ALLOWED_DELAYS_MS))
     save_every: int = 100  # resumable state + weight snapshot
     eval_every: int = 500

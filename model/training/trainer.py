@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from ..checkpoint import build_network, load_network, save_checkpoint
+from ..constants import STREAMING_PAD_ID
 from ..offline import greedy_tokens
 from ..presets import PRESETS
 from ..tokenizer import TextTokenizer
@@ -59,6 +60,16 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.total_steps - cfg.warmup_steps))
     cosine = 0.5 * (1 + math.cos(math.pi * progress))
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
+
+
+def weighted_loss(logits: torch.Tensor, labels: torch.Tensor, pad_weight: float) -> torch.Tensor:
+    """Cross-entropy over trained positions, STREAMING_PAD targets weighted by `pad_weight`."""
+    labels = labels.flatten()
+    per_token = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), labels,
+                                                  ignore_index=-100, reduction="none")
+    weights = (labels != -100).float()
+    weights = torch.where(labels == STREAMING_PAD_ID, weights * pad_weight, weights)
+    return (per_token * weights).sum() / weights.sum().clamp(min=1e-6)
 
 
 def simple_normalise(text: str) -> str:
@@ -156,8 +167,7 @@ class Trainer:
             group["lr"] = lr
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
             logits = self.net(batch.mel, batch.input_ids, batch.n_delay)
-        loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1),
-                                                 batch.labels.flatten(), ignore_index=-100)
+        loss = weighted_loss(logits, batch.labels, self.cfg.pad_loss_weight)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
