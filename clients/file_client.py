@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -21,17 +20,15 @@ from typing import TextIO
 import soundfile as sf
 
 from clients.audio import (
-    ALLOWED_DELAYS_MS,
     DEFAULT_DELAY_MS,
     SAMPLE_RATE,
     Framer,
     StreamResampler,
 )
 from clients.display import LiveTranscript
+from clients.options import add_connection_options
 from clients.realtime_client import ClientError, Delta, Done, RealtimeClient, stream_frames
 
-API_KEY_ENV = "STREAMSCRIBE_API_KEY"
-DEFAULT_URL = "ws://127.0.0.1:8000/v1/realtime"
 READ_BLOCK_SECONDS = 0.5
 MAX_LEAD_S = 20.0  # --fast: audio sent ahead of the server's progress (its buffer holds 60 s)
 
@@ -144,9 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(live transcript on stderr, final text on stdout).",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files (wav, flac, ogg, ...)")
-    p.add_argument(
-        "--url", default=DEFAULT_URL, help=f"server WebSocket URL (default {DEFAULT_URL})"
-    )
+    add_connection_options(p)
     p.add_argument(
         "--fast",
         action="store_true",
@@ -157,20 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON object per file: text and words with start/end seconds",
     )
-    p.add_argument(
-        "--delay-ms",
-        type=int,
-        default=DEFAULT_DELAY_MS,
-        choices=ALLOWED_DELAYS_MS,
-        metavar="MS",
-        help=f"transcription delay (80..1200 in steps of 80, or 2400; default {DEFAULT_DELAY_MS})",
-    )
-    p.add_argument(
-        "--api-key",
-        default=os.environ.get(API_KEY_ENV),
-        help=f"server API key (default: ${API_KEY_ENV})",
-    )
-    p.add_argument("--model", default=None, help="model name to request (default: the server's)")
     p.add_argument("--quiet", "-q", action="store_true", help="no live transcript on stderr")
     return p
 

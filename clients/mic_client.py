@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from typing import TextIO
 
-from clients.audio import ALLOWED_DELAYS_MS, DEFAULT_DELAY_MS, Framer, StreamResampler
+from clients.audio import DEFAULT_DELAY_MS, Framer, StreamResampler
 from clients.display import LiveTranscript
+from clients.options import add_connection_options
 from clients.realtime_client import ClientError, Delta, Done, RealtimeClient, stream_frames
 from clients.sources import (
     AudioSource,
@@ -27,9 +27,6 @@ from clients.sources import (
     import_sounddevice,
     list_devices_text,
 )
-
-API_KEY_ENV = "STREAMSCRIBE_API_KEY"
-DEFAULT_URL = "ws://127.0.0.1:8000/v1/realtime"
 
 
 async def source_frames(source: AudioSource) -> AsyncIterator[bytes]:
@@ -86,25 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Live microphone transcription through a streamscribe server. "
         "Ctrl-C stops, flushes the last words and prints the final transcript.",
     )
-    p.add_argument(
-        "--url", default=DEFAULT_URL, help=f"server WebSocket URL (default {DEFAULT_URL})"
-    )
+    add_connection_options(p)
     p.add_argument("--device", default=None, help="input device index or name (see --list-devices)")
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
-    p.add_argument(
-        "--delay-ms",
-        type=int,
-        default=DEFAULT_DELAY_MS,
-        choices=ALLOWED_DELAYS_MS,
-        metavar="MS",
-        help=f"transcription delay (80..1200 in steps of 80, or 2400; default {DEFAULT_DELAY_MS})",
-    )
-    p.add_argument(
-        "--api-key",
-        default=os.environ.get(API_KEY_ENV),
-        help=f"server API key (default: ${API_KEY_ENV})",
-    )
-    p.add_argument("--model", default=None, help="model name to request (default: the server's)")
     p.add_argument(
         "--input-file",
         default=None,
