@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from model.data.eval_exclusion import EvalExcluder
+from model.data.shared_paths import EVAL_MANIFEST
 from model.data.text_normalize import to_target_text
 from model.data.text_sources import is_usable
 from model.data.words import split_words
@@ -41,6 +42,6 @@ def test_real_eval_manifest_is_excluded_from_training_text() -> None:
     excluder = EvalExcluder.from_manifest()
     import json
 
-    with open("/work/shared/data/eval-real/manifest.jsonl") as f:
+    with open(EVAL_MANIFEST) as f:
         texts = [json.loads(line)["text"] for line in f]
     assert all(excluder.is_excluded(to_target_text(t)) for t in texts)

@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from model.data.shared_paths import EVAL_MANIFEST
 from model.data.text_normalize import expand_for_speech
 
-EVAL_MANIFEST = Path("/work/shared/data/eval-real/manifest.jsonl")
 NGRAM = 5
 SHORT_RATIO = 0.8
 

@@ -1,4 +1,4 @@
-"""The real training recordings (/work/shared/data/train-real, speechocean762) as Examples.
+"""The real training recordings (shared/data/train-real, speechocean762) as Examples.
 
 Prompts are upper case without punctuation and there are no word timings (words=None).
 `text_style="sentence"` lower-cases them with a capital first letter, closer to the cased
@@ -16,8 +16,7 @@ import soundfile as sf
 import soxr
 
 from model.data.example import SAMPLE_RATE, Example
-
-TRAIN_REAL = Path("/work/shared/data/train-real")
+from model.data.shared_paths import TRAIN_REAL
 
 
 def _restyle(prompt: str, style: str) -> str:

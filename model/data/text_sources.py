@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from model.data.eval_exclusion import EvalExcluder, match_key
+from model.data.shared_paths import TEXT_DIR
 from model.data.text_normalize import to_target_text
 
-TEXT_DIR = Path("/work/shared/data/text")
 MIN_WORDS, MAX_WORDS = 3, 40
 MIN_LETTER_FRACTION = 0.85  # letters / non-space characters
 HELDOUT_PERCENT = 1  # texts whose hash falls in the first 1% are never trained on
