@@ -91,3 +91,22 @@ def test_tiny_training_job_learns_resumes_and_exports(data_root: Path, tmp_path:
     samples, _ = sf.read(audio, dtype="float32")
     result = model.transcribe(samples, delay_ms=480)
     assert len(result.tokens) == -(-len(samples) // 1280) + 10
+
+
+def test_portable_weights_continue_a_run_on_a_fresh_machine(data_root: Path,
+                                                            tmp_path: Path) -> None:
+    cfg = TrainConfig(preset="tiny", tokenizer=str(TOKENIZER), synthetic_roots=[str(data_root)],
+                      dev_root=None, batch_seconds=8, warmup_steps=1, total_steps=20,
+                      save_every=100, threads=1, delays_ms=[480])
+    first = Trainer(cfg, tmp_path / "a")
+    first.fit(max_steps=3)
+    portable = first.save_portable(tmp_path / "portable", max_part_bytes=100_000)
+    assert len(list(portable.glob("weights-*.safetensors"))) > 1  # split under the limit
+    cfg.resume_portable = str(portable)
+    second = Trainer(cfg, tmp_path / "b")  # no state.pt there
+    assert second.step == 3
+    for (name, a), b in zip(first.net.state_dict().items(), second.net.state_dict().values(),
+                            strict=True):
+        assert bool((a == b).all()), name
+    second.fit(max_steps=2)
+    assert second.step == 5

@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-minutes", type=float, help="stop after this much wall time")
     parser.add_argument("--export-only", action="store_true",
                         help="only average the last snapshots into RUN_DIR/export/")
+    parser.add_argument("--save-portable", metavar="DIR",
+                        help="also write the current weights and step to DIR in files under "
+                             "45 MB (commit them; a recipe's resume_portable continues from "
+                             "them on a fresh machine)")
     ns = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     from .trainer import Trainer
@@ -31,4 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     if not ns.export_only:
         trainer.fit(ns.max_steps, ns.max_minutes)
     print(f"exported {trainer.export()}")
+    if ns.save_portable:
+        print(f"portable weights in {trainer.save_portable(Path(ns.save_portable))}")
     return 0

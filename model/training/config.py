@@ -16,6 +16,10 @@ class TrainConfig:
     synthetic_roots: list[str] = field(default_factory=lambda: ["data/synth"])
     dev_root: str | None = "data/synth"  # its `heldout` split scores WER during training
     init_from: str | None = None  # a checkpoint directory to start from (fine-tuning)
+    # Weights + step from `streamscribe train --save-portable` (small enough for git): a run
+    # continues from them when its run directory has no state.pt (e.g. on a fresh machine).
+    resume_portable: str | None = None
+    rewarmup_steps: int = 50  # the optimiser restarts empty after a portable resume
     batch_seconds: float = 120.0  # audio per optimiser step
     max_example_seconds: float = 30.0
     lr: float = 1e-3

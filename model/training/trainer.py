@@ -95,6 +95,7 @@ class Trainer:
                                       {"params": no_decay, "weight_decay": 0.0}],
                                      lr=cfg.lr, betas=(0.9, 0.98), eps=1e-8)
         self.step = 0
+        self._rewarmup_until = 0
         self.rng = random.Random(cfg.seed)
         self.pool = ExamplePool(cfg.synthetic_roots, cfg.max_example_seconds)
         self._resume()
@@ -104,6 +105,8 @@ class Trainer:
     def _resume(self) -> None:
         state_file = self.run / "state.pt"
         if not state_file.exists():
+            if self.cfg.resume_portable and Path(self.cfg.resume_portable).exists():
+                self.load_portable(Path(self.cfg.resume_portable))
             return
         state = torch.load(state_file, weights_only=False)
         self.net.load_state_dict(state["model"])
@@ -125,6 +128,37 @@ class Trainer:
         for old in sorted((self.run / "snapshots").glob("step-*.safetensors"))[
                 : -self.cfg.keep_snapshots]:
             old.unlink()
+
+    def save_portable(self, out: Path, max_part_bytes: int = 45 * 2**20) -> Path:
+        """fp32 weights split into files under `max_part_bytes` (the repository's file size
+        limit) plus the step: what a later session needs to continue this run."""
+        out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob("weights-*.safetensors"):
+            old.unlink()
+        parts: list[dict[str, torch.Tensor]] = [{}]
+        size = 0
+        for name, tensor in self.net.state_dict().items():
+            nbytes = tensor.numel() * tensor.element_size()
+            if parts[-1] and size + nbytes > max_part_bytes:
+                parts.append({})
+                size = 0
+            parts[-1][name] = tensor.detach().contiguous()
+            size += nbytes
+        for i, part in enumerate(parts):
+            save_file(part, out / f"weights-{i:02d}.safetensors")
+        (out / "progress.json").write_text(json.dumps(
+            {"step": self.step, "preset": self.cfg.preset, "tokenizer": self.cfg.tokenizer},
+            indent=2) + "\n")
+        return out
+
+    def load_portable(self, directory: Path) -> None:
+        state: dict[str, torch.Tensor] = {}
+        for part in sorted(directory.glob("weights-*.safetensors")):
+            state |= load_file(part)
+        self.net.load_state_dict(state)
+        self.step = json.loads((directory / "progress.json").read_text())["step"]
+        self._rewarmup_until = self.step + self.cfg.rewarmup_steps
+        log.info("continued from portable weights %s at step %d", directory, self.step)
 
     def export(self, out: Path | None = None) -> Path:
         """Average the last snapshots' weights (a cheap, reliable gain over the last one)
@@ -163,6 +197,8 @@ class Trainer:
             raise RuntimeError("100 draws in a row had no example that fits its token "
                                "schedule: is the tokenizer's vocabulary far too small?")
         lr = learning_rate(self.cfg, self.step)
+        if self.step < self._rewarmup_until:  # fresh optimiser moments: ramp up again
+            lr *= 1 - (self._rewarmup_until - self.step) / (self.cfg.rewarmup_steps + 1)
         for group in self.opt.param_groups:
             group["lr"] = lr
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
