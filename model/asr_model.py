@@ -10,6 +10,7 @@ import torch
 
 from .audio_format import to_float32
 from .checkpoint import TOKENIZER_FILE, load_network
+from .config import ModelArgs
 from .constants import DEFAULT_DELAY_MS, SAMPLE_RATE
 from .tokenizer import TextTokenizer
 from .voxtral import VoxtralRealtime
@@ -42,7 +43,7 @@ class AsrModel:
                    TextTokenizer(directory / TOKENIZER_FILE), directory)
 
     @property
-    def args(self):  # noqa: ANN201 - ModelArgs, kept short for callers
+    def args(self) -> ModelArgs:
         return self.network.args
 
     @property

@@ -8,6 +8,8 @@ them without copying.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from model.asr_model import AsrModel
@@ -28,6 +30,9 @@ from model.words import Word, WordAssembler
 from .audio_input import SampleQueue, to_float32
 from .events import Event, Finished, TextDelta, WordFinal
 
+if TYPE_CHECKING:
+    from .engine import BatchedEngine
+
 # Samples one step reads: its 1280 plus the STFT's reach before (200) and after (40).
 STEP_WINDOW = SAMPLES_PER_STEP + STFT_PAD + FRAME_LOOKAHEAD
 
@@ -35,7 +40,7 @@ STEP_WINDOW = SAMPLES_PER_STEP + STFT_PAD + FRAME_LOOKAHEAD
 class Session:
     def __init__(self, model: AsrModel, delay_ms: int = DEFAULT_DELAY_MS,
                  engine: BatchedEngine | None = None) -> None:
-        from .engine import BatchedEngine
+        from .engine import BatchedEngine  # the engine module imports this one
 
         self.model = model
         self.delay_ms = delay_ms
@@ -169,5 +174,3 @@ class Session:
     def prompt_length(self) -> int:
         return prompt_length(self.n_delay)
 
-
-from .engine import BatchedEngine  # noqa: E402  (circular: the engine steps sessions)
