@@ -21,11 +21,13 @@ import torch
 import torch.nn.functional as F
 
 from model.asr_model import AsrModel
-from model.constants import ENCODER_FRAMES_PER_STEP
+from model.constants import ENCODER_FRAMES_PER_STEP, N_LEFT_PAD_STEPS
 from model.frontend import log_mel_frames
 from model.layers import rope_cos_sin, sliding_window_mask
 
 from .events import Event
+
+SHARED_LEFT_PAD_STEPS = N_LEFT_PAD_STEPS - 1
 
 if TYPE_CHECKING:
     from .session import Session
@@ -90,6 +92,11 @@ class BatchedEngine:
         self.conv_carry = torch.zeros(initial_slots, a.encoder.dim, 1, dtype=dtype,
                                       device=device)
         self._ffn_scales: dict[int, torch.Tensor] = {}
+        # Every session starts with the same steps of zero audio, so their cache state is
+        # captured once per delay and copied into new slots: a session's first words then do
+        # not wait behind the left padding. (The 32nd step already reads 40 samples of real
+        # audio through the STFT look-ahead, so 31 steps are shared.)
+        self._left_pad_state: dict[int, dict[str, list[torch.Tensor]]] = {}
 
     # ---- slots ----
 
@@ -113,6 +120,26 @@ class BatchedEngine:
         self.mel_carry[slot] = 0
         self.conv_carry[slot] = 0
         session.slot = slot
+
+    def _slot_tensors(self) -> dict[str, list[torch.Tensor]]:
+        return {"enc_k": self.enc.k, "enc_v": self.enc.v, "enc_pos": [self.enc.pos],
+                "dec_k": self.dec.k, "dec_v": self.dec.v, "dec_pos": [self.dec.pos],
+                "carry": [self.mel_carry, self.conv_carry]}
+
+    def _capture_left_pad(self, session: Session) -> None:
+        self._left_pad_state[session.n_delay] = {
+            name: [t[session.slot].clone() for t in tensors]
+            for name, tensors in self._slot_tensors().items()}
+
+    def _restore_left_pad(self, session: Session) -> bool:
+        state = self._left_pad_state.get(session.n_delay)
+        if state is None or session.position != 0:
+            return False
+        for name, tensors in self._slot_tensors().items():
+            for t, saved in zip(tensors, state[name], strict=True):
+                t[session.slot] = saved
+        session.skip_left_pad(SHARED_LEFT_PAD_STEPS)
+        return True
 
     def release(self, session: Session) -> None:
         with self._lock:
@@ -140,8 +167,13 @@ class BatchedEngine:
             for s in sessions:
                 if s.slot is None:
                     self._acquire(s)
+                    self._restore_left_pad(s)
             tokens = self._step_tensors(sessions)
-        return {s: s.accept(t) for s, t in zip(sessions, tokens, strict=True)}
+            events = {s: s.accept(t) for s, t in zip(sessions, tokens, strict=True)}
+            for s in sessions:
+                if s.position == SHARED_LEFT_PAD_STEPS and s.n_delay not in self._left_pad_state:
+                    self._capture_left_pad(s)
+        return events
 
     def _step_tensors(self, sessions: list[Session]) -> list[int]:
         net, a = self.net, self.net.args

@@ -110,6 +110,12 @@ class Session:
             return self.prompt[self.position]
         return self.tokens[-1]
 
+    def skip_left_pad(self, steps: int) -> None:
+        """The engine restored the cache state of the first `steps` (all-zero) steps."""
+        assert self.position == 0 and steps < N_LEFT_PAD_STEPS
+        self.position = steps
+        self._audio.drop_before(self.position * SAMPLES_PER_STEP - STFT_PAD)
+
     def accept(self, token: int) -> list[Event]:
         """Record the model's output at the current position and advance."""
         events: list[Event] = []

@@ -152,3 +152,22 @@ def test_checkpoint_directory_errors_are_clear(tmp_path: Path) -> None:
     (tmp_path / "params.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match="consolidated.safetensors"):
         load_model(tmp_path)
+
+
+def test_later_sessions_start_from_the_shared_left_pad_state(model: AsrModel,
+                                                             clips: list[np.ndarray]) -> None:
+    engine = BatchedEngine(model, initial_slots=2)
+    first = Session(model, 480, engine=engine)
+    first.feed(clips[0][:8000])
+    first.finish()
+    later = Session(model, 480, engine=engine)
+    later.push_audio(clips[1])
+    engine.step([later])
+    # One step took it past 31 all-zero left-pad steps, restored instead of recomputed.
+    assert later.position == 32
+    later.finish()
+    assert later.tokens == model.transcribe(clips[1], delay_ms=480).tokens
+    other_delay = Session(model, 960, engine=engine)  # no state for this delay yet
+    other_delay.push_audio(clips[2][:8000])
+    engine.step([other_delay])
+    assert other_delay.position == 1
