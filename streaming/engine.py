@@ -168,6 +168,10 @@ class BatchedEngine:
                 if s.slot is None:
                     self._acquire(s)
                     self._restore_left_pad(s)
+            # A restored session has skipped ahead and may now wait for its first real audio.
+            sessions = [s for s in sessions if s.steps_ready() > 0]
+            if not sessions:
+                return {}
             tokens = self._step_tensors(sessions)
             events = {s: s.accept(t) for s, t in zip(sessions, tokens, strict=True)}
             for s in sessions:

@@ -161,6 +161,8 @@ def test_later_sessions_start_from_the_shared_left_pad_state(model: AsrModel,
     first.feed(clips[0][:8000])
     first.finish()
     later = Session(model, 480, engine=engine)
+    assert engine.step([later]) == {}  # restored, then waits for its first real audio
+    assert later.position == 31 and later.steps_ready() == 0
     later.push_audio(clips[1])
     engine.step([later])
     # One step took it past 31 all-zero left-pad steps, restored instead of recomputed.
