@@ -278,7 +278,9 @@ class Scheduler:
                 self._dispatch(stream, results.get(stream.session, []), now)
 
     def _dispatch(self, stream: Stream, events: list[Any], now: float) -> None:
-        stream.steps_done += 1
+        # The session's position, not a count of steps: a new session may jump over the
+        # shared left-pad steps in one engine step.
+        stream.steps_done = stream.session.position
         lag = stream._lag_of_step(now)
         if lag is not None:
             self.metrics.step_lag_seconds.observe(lag)
