@@ -231,7 +231,9 @@ def test_page_transcribes_the_fake_microphone(
     speech, rate = sf.read(str(SPEECH), dtype="float32")
     assert rate == 16000
     assert abs(len(sent) / 16000 - s["frames"] * 0.08) < 0.1
-    assert aligned_snr_db(sent, speech) > 15.0  # browser rate -> 16 kHz kept the speech
+    # The speech survived capture and browser-rate -> 16 kHz resampling: ~24 dB when the
+    # machine is idle, 14 dB seen under load (fake-capture glitches); unrelated audio is ~0 dB.
+    assert aligned_snr_db(sent, speech) > 10.0
 
     # the server transcribes those exact bytes the same way through the file client
     recorded = tmp_path / "page-sent.wav"
