@@ -46,12 +46,21 @@ class ShardWriter:
         self.tmp_dir.rename(self.final_dir)
 
 
+def finished_shards(root: Path, split: str = "train") -> list[Path]:
+    return sorted((root / split).glob("shard-?????"))
+
+
+def read_shard(directory: Path) -> Iterator[Example]:
+    """The examples of one finished shard, in order."""
+    with open(directory / "index.jsonl", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            audio, _ = sf.read(directory / r["audio"], dtype="float32")
+            words = None if r["words"] is None else [TimedWord(*w) for w in r["words"]]
+            yield Example(r["id"], audio, r["text"], words, r.get("meta", {}))
+
+
 def iter_examples(root: Path, split: str = "train") -> Iterator[Example]:
     """Every example of every finished shard of a split, in shard order."""
-    for directory in sorted((root / split).glob("shard-?????")):
-        with open(directory / "index.jsonl", encoding="utf-8") as f:
-            for line in f:
-                r = json.loads(line)
-                audio, _ = sf.read(directory / r["audio"], dtype="float32")
-                words = None if r["words"] is None else [TimedWord(*w) for w in r["words"]]
-                yield Example(r["id"], audio, r["text"], words, r["meta"])
+    for directory in finished_shards(root, split):
+        yield from read_shard(directory)

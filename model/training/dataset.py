@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from pathlib import Path
 
-import soundfile as sf
-
-from ..data.example import Example, TimedWord
+from ..data.example import Example
+from ..data.shards import finished_shards, read_shard
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +26,7 @@ class ExamplePool:
     def reload(self) -> int:
         added = 0
         for root in self.roots:
-            for shard in sorted((root / self.split).glob("shard-?????")):
+            for shard in finished_shards(root, self.split):
                 if shard in self._loaded:
                     continue
                 self._loaded.add(shard)
@@ -57,14 +55,3 @@ class ExamplePool:
             total += e.duration_s
         return batch
 
-
-def read_shard(directory: Path) -> list[Example]:
-    """A finished shard (see model/data/shards.py for the layout)."""
-    out = []
-    with open(directory / "index.jsonl", encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            audio, _ = sf.read(directory / r["audio"], dtype="float32")
-            words = None if r["words"] is None else [TimedWord(*w) for w in r["words"]]
-            out.append(Example(r["id"], audio, r["text"], words, r.get("meta", {})))
-    return out

@@ -22,13 +22,14 @@ from tqdm import tqdm
 
 from ..checkpoint import build_network, load_network, save_checkpoint
 from ..constants import STREAMING_PAD_ID
+from ..data.shards import finished_shards, read_shard
 from ..offline import greedy_tokens
 from ..presets import PRESETS
 from ..tokenizer import TextTokenizer
 from ..voxtral import VoxtralRealtime
 from .batches import draw_delay, make_batch
 from .config import TrainConfig
-from .dataset import ExamplePool, read_shard
+from .dataset import ExamplePool
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,7 @@ class Trainer:
     def dev_wer(self, delay_ms: int = 480) -> float | None:
         if not self.cfg.dev_root:
             return None
-        shards = sorted((Path(self.cfg.dev_root) / "heldout").glob("shard-?????"))
+        shards = finished_shards(Path(self.cfg.dev_root), "heldout")
         examples = [e for s in shards for e in read_shard(s)][: self.cfg.eval_utterances]
         if not examples:
             return None
