@@ -3,6 +3,7 @@ checkpoint loads with a plain `load_state_dict` (the gpt-fast approach)."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -23,6 +24,13 @@ class RMSNorm(nn.Module):
         return self.weight * x32.to(x.dtype)
 
 
+@functools.lru_cache(maxsize=16)
+def _rope_inv_freq(head_dim: int, theta: float, device: str) -> torch.Tensor:
+    """Per-pair rotation frequencies; built once, as every engine step needs them twice."""
+    exponents = torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim
+    return (1.0 / theta**exponents).to(device)
+
+
 def rope_cos_sin(positions: torch.Tensor, head_dim: int, theta: float,
                  dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """cos/sin for interleaved RoPE, shape positions.shape + (head_dim // 2,).
@@ -30,8 +38,8 @@ def rope_cos_sin(positions: torch.Tensor, head_dim: int, theta: float,
     Angles are computed in float64: with sliding-window attention only relative positions
     matter, and float64 keeps pos * freq exact to ~1e-9 rad far beyond model_max_length, so
     a session can run for days without its rotations drifting."""
-    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim))
-    angles = positions.to(torch.float64).unsqueeze(-1) * inv_freq.to(positions.device)
+    inv_freq = _rope_inv_freq(head_dim, theta, str(positions.device))
+    angles = positions.to(torch.float64).unsqueeze(-1) * inv_freq
     return angles.cos().to(dtype), angles.sin().to(dtype)
 
 
