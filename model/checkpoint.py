@@ -68,7 +68,19 @@ def save_checkpoint(net: VoxtralRealtime, directory: str | Path, tokenizer_file:
     save_file(state, directory / WEIGHTS_FILE, metadata={"format": "pt"})
     if Path(tokenizer_file).resolve() != (directory / TOKENIZER_FILE).resolve():
         shutil.copyfile(tokenizer_file, directory / TOKENIZER_FILE)
+    _match_audio_block(directory / TOKENIZER_FILE, net.args.encoder.audio_encoding_args.num_mel_bins)
     return directory
+
+
+def _match_audio_block(tekken: Path, n_mels: int) -> None:
+    """tekken.json repeats the mel size for mistral-common's audio encoder; keep it equal to
+    params.json (an 80-mel Whisper-initialised encoder shares a tokenizer file with 128-mel
+    models)."""
+    data = json.loads(tekken.read_text())
+    audio = data.get("audio", {}).get("audio_encoding_config")
+    if audio is not None and audio.get("num_mel_bins") != n_mels:
+        audio["num_mel_bins"] = n_mels
+        tekken.write_text(json.dumps(data, ensure_ascii=False) + "\n")
 
 
 def resolve_checkpoint(path_or_repo_id: str | Path) -> Path:

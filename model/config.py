@@ -92,8 +92,15 @@ class ModelArgs:
             problems.append("encoder n_heads must be a multiple of n_kv_heads")
         if self.head_dim % 2 or enc.head_dim % 2:
             problems.append("head_dim must be even for RoPE")
-        if enc.ffn_type != "swiglu" or enc.norm_type != "rms_norm" or enc.pos_embed != "rope":
-            problems.append("only swiglu / rms_norm / rope encoders are supported")
+        # swiglu + rms_norm is the published model; gelu + layer_norm is Whisper's block, which
+        # lets a small encoder start from Whisper weights. Positions must be RoPE: streams are
+        # unbounded, so absolute position embeddings would run out.
+        if enc.ffn_type not in ("swiglu", "gelu") or enc.norm_type not in ("rms_norm",
+                                                                           "layer_norm"):
+            problems.append("encoder ffn_type must be swiglu or gelu, norm_type rms_norm or "
+                            "layer_norm")
+        if enc.pos_embed != "rope":
+            problems.append("only rope encoders are supported")
         if not self.tied_embeddings:
             problems.append("only tied input/output embeddings are supported")
         if self.downsample_factor != 4:

@@ -94,6 +94,40 @@ class FeedForward(nn.Module):
         return self.w2(F.silu(self.w1(x)) * self.w3(x))
 
 
+class LayerNorm(nn.LayerNorm):
+    """LayerNorm with bias (`norm_type: layer_norm`, the Whisper lineage), in fp32 like RMSNorm."""
+
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__(dim, eps=eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.layer_norm(x.float(), self.normalized_shape, self.weight.float(),
+                           self.bias.float(), self.eps)
+        return out.to(x.dtype)
+
+
+class GeluFeedForward(nn.Module):
+    """`ffn_type: gelu` (Whisper's MLP): w2(gelu(w1 x + b1)) + b2."""
+
+    def __init__(self, dim: int, hidden_dim: int, use_biases: bool) -> None:
+        super().__init__()
+        self.w1 = nn.Linear(dim, hidden_dim, bias=use_biases)
+        self.w2 = nn.Linear(hidden_dim, dim, bias=use_biases)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w2(F.gelu(self.w1(x)))
+
+
+def make_norm(norm_type: str, dim: int, eps: float) -> nn.Module:
+    return LayerNorm(dim, eps) if norm_type == "layer_norm" else RMSNorm(dim, eps)
+
+
+def make_feed_forward(ffn_type: str, dim: int, hidden_dim: int, use_biases: bool) -> nn.Module:
+    if ffn_type == "gelu":
+        return GeluFeedForward(dim, hidden_dim, use_biases)
+    return FeedForward(dim, hidden_dim, use_biases)
+
+
 def sliding_window_mask(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int) -> torch.Tensor:
     """Key j is visible to query i when 0 <= i - j < window. Positions of -1 mark empty
     cache slots. Returns bool (..., Tq, Tk)."""

@@ -42,7 +42,7 @@ def prompt_ids(n_delay: int) -> list[int]:
 def audio_embeddings(net: VoxtralRealtime, audio: np.ndarray, n_delay: int) -> torch.Tensor:
     device = net.tok_embeddings.weight.device
     padded = torch.from_numpy(pad_audio(audio, n_delay)).to(device)
-    return net.encode(log_mel(padded)[None])[0]
+    return net.encode(log_mel(padded, net.n_mels)[None])[0]
 
 
 @torch.inference_mode()

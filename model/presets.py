@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .config import EncoderArgs, ModelArgs
+from .config import AudioEncodingArgs, EncoderArgs, ModelArgs
 from .testing import tiny_args
 
 
@@ -17,4 +17,15 @@ def small_args(vocab_size: int = 1000 + 4096) -> ModelArgs:
     )
 
 
-PRESETS = {"tiny": tiny_args, "small": small_args}
+def small_whisper_args(vocab_size: int = 1000 + 4096) -> ModelArgs:
+    """`small`'s decoder behind an encoder of Whisper tiny.en's exact shape (80 mels, GELU MLP,
+    LayerNorm), so it can start from Whisper's weights (model/training/whisper_init.py)."""
+    args = small_args(vocab_size)
+    args.encoder = EncoderArgs(dim=384, n_layers=4, head_dim=64, hidden_dim=1536, n_heads=6,
+                               n_kv_heads=6, sliding_window=375, ffn_type="gelu",
+                               norm_type="layer_norm",
+                               audio_encoding_args=AudioEncodingArgs(num_mel_bins=80))
+    return args
+
+
+PRESETS = {"tiny": tiny_args, "small": small_args, "small-whisper": small_whisper_args}

@@ -18,6 +18,8 @@ from .layers import (
     FeedForward,
     RMSNorm,
     delay_embedding,
+    make_feed_forward,
+    make_norm,
     rope_cos_sin,
     sliding_window_mask,
 )
@@ -38,10 +40,10 @@ class CausalConv(nn.Module):
 class EncoderBlock(nn.Module):
     def __init__(self, a: EncoderArgs) -> None:
         super().__init__()
-        self.attention_norm = RMSNorm(a.dim, a.norm_eps)
+        self.attention_norm = make_norm(a.norm_type, a.dim, a.norm_eps)
         self.attention = Attention(a.dim, a.n_heads, a.n_kv_heads, a.head_dim, a.use_biases)
-        self.ffn_norm = RMSNorm(a.dim, a.norm_eps)
-        self.feed_forward = FeedForward(a.dim, a.hidden_dim, a.use_biases)
+        self.ffn_norm = make_norm(a.norm_type, a.dim, a.norm_eps)
+        self.feed_forward = make_feed_forward(a.ffn_type, a.dim, a.hidden_dim, a.use_biases)
 
 
 class DecoderBlock(nn.Module):
@@ -66,7 +68,7 @@ class EncoderTransformer(nn.Module):
     def __init__(self, a: EncoderArgs) -> None:
         super().__init__()
         self.layers = nn.ModuleList(EncoderBlock(a) for _ in range(a.n_layers))
-        self.norm = RMSNorm(a.dim, a.norm_eps)
+        self.norm = make_norm(a.norm_type, a.dim, a.norm_eps)
 
 
 class WhisperEncoder(nn.Module):
@@ -131,6 +133,10 @@ class VoxtralRealtime(nn.Module):
         conv1, conv2 = self.encoder.conv_layers
         x = F.gelu(conv1(mel.to(self.tok_embeddings.weight.dtype)))
         return F.gelu(conv2(x)).transpose(1, 2)
+
+    @property
+    def n_mels(self) -> int:
+        return self.args.encoder.audio_encoding_args.num_mel_bins
 
     def encode(self, mel: torch.Tensor, block: int = 1024) -> torch.Tensor:
         """Log-mel (B, n_mels, F) -> audio embeddings (B, F // 8, dim), one per 80 ms.

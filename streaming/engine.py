@@ -193,7 +193,7 @@ class BatchedEngine:
 
         # Front-end and conv stem, with the carried frames of the previous step.
         windows = torch.from_numpy(np.stack([s.next_window() for s in sessions])).to(device)
-        mel = log_mel_frames(windows).to(dtype)  # (B, n_mels, 8)
+        mel = log_mel_frames(windows, net.n_mels).to(dtype)  # (B, n_mels, 8)
         conv1, conv2 = net.encoder.conv_layers
         x = F.gelu(conv1.conv(torch.cat([self.mel_carry[rows], mel], dim=2)))
         self.mel_carry[rows] = mel[:, :, -2:]

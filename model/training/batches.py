@@ -33,7 +33,7 @@ def draw_delay(rng: random.Random, delays: Sequence[int] = ALLOWED_DELAYS_MS) ->
 
 
 def make_batch(examples: Sequence[Example], tokenizer: TextTokenizer,
-               delays_ms: Sequence[int]) -> Batch:
+               delays_ms: Sequence[int], n_mels: int = 128) -> Batch:
     """Each example padded exactly as at inference (left pad, right pad for its delay), then
     right-padded with zeros / ignored labels to the longest in the batch. Causality makes
     the trailing padding invisible to the real positions."""
@@ -59,4 +59,4 @@ def make_batch(examples: Sequence[Example], tokenizer: TextTokenizer,
         input_ids[i, : len(seq.input_ids)] = torch.tensor(seq.input_ids)
         labels[i, : len(seq.labels)] = torch.tensor(seq.labels)
     n_delay = torch.tensor([s.n_delay for s in sequences], dtype=torch.float32)
-    return Batch(log_mel(audio), input_ids, labels, n_delay)
+    return Batch(log_mel(audio, n_mels), input_ids, labels, n_delay)

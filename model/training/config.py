@@ -16,6 +16,10 @@ class TrainConfig:
     synthetic_roots: list[str] = field(default_factory=lambda: ["data/synth"])
     dev_root: str | None = "data/synth"  # its `heldout` split scores WER during training
     init_from: str | None = None  # a checkpoint directory to start from (fine-tuning)
+    # "whisper:tiny.en" or a CTranslate2 Whisper model.bin: the encoder starts from Whisper's
+    # weights (needs an encoder of the same shape, e.g. the `small-whisper` preset).
+    encoder_init: str | None = None
+    encoder_lr_scale: float = 1.0  # a pretrained encoder usually wants a gentler rate
     # Weights + step from `streamscribe train --save-portable` (small enough for git): a run
     # continues from them when its run directory has no state.pt (e.g. on a fresh machine).
     resume_portable: str | None = None

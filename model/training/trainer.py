@@ -30,6 +30,7 @@ from ..voxtral import VoxtralRealtime
 from .batches import draw_delay, make_batch
 from .config import TrainConfig
 from .dataset import ExamplePool
+from .whisper_init import init_encoder_from_whisper
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,13 @@ log = logging.getLogger(__name__)
 def init_network(cfg: TrainConfig, tokenizer: TextTokenizer) -> VoxtralRealtime:
     if cfg.init_from:
         return load_network(cfg.init_from).train()
+    net = random_network(cfg, tokenizer)
+    if cfg.encoder_init:
+        init_encoder_from_whisper(net, cfg.encoder_init)
+    return net
+
+
+def random_network(cfg: TrainConfig, tokenizer: TextTokenizer) -> VoxtralRealtime:
     args = PRESETS[cfg.preset](vocab_size=tokenizer.vocab_size)
     net = build_network(args)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -53,6 +61,17 @@ def init_network(cfg: TrainConfig, tokenizer: TextTokenizer) -> VoxtralRealtime:
             else:
                 p.zero_()
     return net.train()
+
+
+def param_groups(net: VoxtralRealtime, cfg: TrainConfig) -> list[dict]:
+    """Weight decay on matrices only; the encoder's rate scaled by `encoder_lr_scale`."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for name, p in net.named_parameters():
+        key = ("whisper_encoder." in name, p.ndim >= 2)
+        groups.setdefault(key, []).append(p)
+    return [{"params": params, "weight_decay": cfg.weight_decay if matrix else 0.0,
+             "lr_scale": cfg.encoder_lr_scale if encoder else 1.0}
+            for (encoder, matrix), params in sorted(groups.items())]
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -90,11 +109,8 @@ class Trainer:
         torch.set_num_threads(cfg.threads)
         self.tokenizer = TextTokenizer(cfg.tokenizer)
         self.net = init_network(cfg, self.tokenizer)
-        decay = [p for n, p in self.net.named_parameters() if p.ndim >= 2]
-        no_decay = [p for n, p in self.net.named_parameters() if p.ndim < 2]
-        self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                      {"params": no_decay, "weight_decay": 0.0}],
-                                     lr=cfg.lr, betas=(0.9, 0.98), eps=1e-8)
+        self.opt = torch.optim.AdamW(param_groups(self.net, cfg), lr=cfg.lr,
+                                     betas=(0.9, 0.98), eps=1e-8)
         self.step = 0
         self._rewarmup_until = 0
         self.rng = random.Random(cfg.seed)
@@ -190,7 +206,7 @@ class Trainer:
             examples = self.pool.draw(self.rng, self.cfg.batch_seconds)
             delays = [draw_delay(self.rng, self.cfg.delays_ms) for _ in examples]
             try:
-                batch = make_batch(examples, self.tokenizer, delays)
+                batch = make_batch(examples, self.tokenizer, delays, self.net.n_mels)
                 break
             except ValueError:
                 continue
@@ -201,7 +217,7 @@ class Trainer:
         if self.step < self._rewarmup_until:  # fresh optimiser moments: ramp up again
             lr *= 1 - (self._rewarmup_until - self.step) / (self.cfg.rewarmup_steps + 1)
         for group in self.opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
             logits = self.net(batch.mel, batch.input_ids, batch.n_delay)
         loss = weighted_loss(logits, batch.labels, self.cfg.pad_loss_weight)
