@@ -68,7 +68,8 @@ def save_checkpoint(net: VoxtralRealtime, directory: str | Path, tokenizer_file:
     save_file(state, directory / WEIGHTS_FILE, metadata={"format": "pt"})
     if Path(tokenizer_file).resolve() != (directory / TOKENIZER_FILE).resolve():
         shutil.copyfile(tokenizer_file, directory / TOKENIZER_FILE)
-    _match_audio_block(directory / TOKENIZER_FILE, net.args.encoder.audio_encoding_args.num_mel_bins)
+    _match_audio_block(directory / TOKENIZER_FILE,
+                       net.args.encoder.audio_encoding_args.num_mel_bins)
     return directory
 
 

@@ -61,6 +61,7 @@ def build_scheduler(model: Any, state: ServerState) -> Scheduler:
         state.metrics,
         max_sessions=state.settings.max_sessions,
         max_buffer_seconds=state.settings.max_buffer_seconds,
+        batch_wait_seconds=state.settings.batch_wait_ms / 1000,
         thread_init=torch_threads_setter(state.settings.torch_threads),
     )
 

@@ -85,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="unprocessed audio a session may hold before its appends are refused",
     )
     p.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="hold a model step up to MS for more sessions to become ready and join its "
+        "batch: fewer, fuller steps under many concurrent streams, at up to MS of extra "
+        "latency (default: %(default)s, step as soon as any session is ready)",
+    )
+    p.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -101,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.max_sessions < 1:
         raise SystemExit("streamscribe serve: --max-sessions must be at least 1")
+    if not 0 <= args.batch_wait_ms <= 1000:
+        raise SystemExit("streamscribe serve: --batch-wait-ms must be between 0 and 1000")
     return Settings(
         host=args.host,
         port=args.port,
@@ -113,6 +124,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         default_delay_ms=args.delay_ms,
         served_model_names=tuple(args.served_model_name or ()),
         max_buffer_seconds=args.max_buffer_seconds,
+        batch_wait_ms=args.batch_wait_ms,
         torch_threads=args.threads,
     )
 

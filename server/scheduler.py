@@ -141,6 +141,15 @@ class Stream:
             self._arrivals.append((available, arrival))
             self._available = available
 
+    def ready_since(self) -> float | None:
+        """Arrival time of the client audio behind this stream's next step; None when that
+        step is over padding (a new or ending session), which is never held back."""
+        client_steps = self._samples_applied // SAMPLES_PER_STEP
+        next_step = self.steps_done + 1
+        if not N_LEFT_PAD_STEPS < next_step <= N_LEFT_PAD_STEPS + client_steps:
+            return None
+        return next((t for available, t in self._arrivals if available >= next_step), None)
+
     def _lag_of_step(self, now: float) -> float | None:
         """Seconds since the audio that made step number `steps_done` possible arrived; None
         for steps over the left pad or the right pad (catch-up bursts, not client audio)."""
@@ -163,6 +172,7 @@ class Scheduler:
         *,
         max_sessions: int,
         max_buffer_seconds: float,
+        batch_wait_seconds: float = 0.0,
         thread_init: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
@@ -170,6 +180,7 @@ class Scheduler:
         self.metrics = metrics
         self.max_sessions = max_sessions
         self.max_buffer_seconds = max_buffer_seconds
+        self.batch_wait_seconds = batch_wait_seconds
         self.slots_in_use = 0
         self._streams: list[Stream] = []
         self._wake = asyncio.Event()
@@ -261,6 +272,14 @@ class Scheduler:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            hold = self._hold_seconds(batch, time.perf_counter())
+            if hold > 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=hold)
+                except TimeoutError:
+                    pass
+                continue
             sessions = [s.session for s in batch]
             started = time.perf_counter()
             try:
@@ -276,6 +295,21 @@ class Scheduler:
             self.metrics.batch_size.observe(len(batch))
             for stream in batch:
                 self._dispatch(stream, results.get(stream.session, []), now)
+
+    def _hold_seconds(self, batch: list[Stream], now: float) -> float:
+        """How long to hold this step so that streams whose next frame is about to arrive
+        join it. Clients send frames at unrelated phases, so stepping the moment any one is
+        ready makes many small batches, each paying the step's fixed cost; holding the oldest
+        ready audio up to `batch_wait_seconds` trades that much latency for fuller batches."""
+        if self.batch_wait_seconds <= 0 or self._stopping:
+            return 0.0
+        if not any(s._ready_steps == 0 and s.session is not None and not s.end_requested
+                   for s in self._streams):
+            return 0.0  # every live stream is in the batch already
+        arrivals = [s.ready_since() for s in batch]
+        if any(t is None for t in arrivals):
+            return 0.0
+        return min(arrivals) + self.batch_wait_seconds - now  # type: ignore[type-var]
 
     def _dispatch(self, stream: Stream, events: list[Any], now: float) -> None:
         # The session's position, not a count of steps: a new session may jump over the

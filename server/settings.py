@@ -34,6 +34,7 @@ class Settings:
     default_delay_ms: int = DEFAULT_DELAY_MS
     served_model_names: tuple[str, ...] = ()  # empty = (served_name_for(model), "streamscribe")
     max_buffer_seconds: float = 60.0  # audio a session may hold unprocessed
+    batch_wait_ms: float = 0.0  # hold a step this long at most for more sessions to join
     max_message_bytes: int = 1 << 20  # WebSocket frame limit (uvicorn closes with 1009 above)
     max_append_bytes: int = 262_144  # decoded audio per append event (Mistral's documented max)
     max_upload_bytes: int = 100 << 20  # POST /v1/audio/transcriptions file size

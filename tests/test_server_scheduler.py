@@ -55,7 +55,10 @@ async def collect(stream: Stream) -> list[Any]:
     return events
 
 
-def test_mixed_delays_join_and_leave_emit_solo_tokens(tiny_model: Any) -> None:
+@pytest.mark.parametrize("batch_wait_ms", [0.0, 40.0])
+def test_mixed_delays_join_and_leave_emit_solo_tokens(tiny_model: Any,
+                                                      batch_wait_ms: float) -> None:
+    """Also with steps held back for fuller batches (--batch-wait-ms): only timing changes."""
     cases = [
         (SHORT[0], 160, 0.0),
         (SHORT[1], 480, 0.05),
@@ -70,7 +73,7 @@ def test_mixed_delays_join_and_leave_emit_solo_tokens(tiny_model: Any) -> None:
     metrics = Metrics()
 
     async def main() -> tuple[list[Stream], list[list[Any]]]:
-        scheduler = make_scheduler(tiny_model, metrics)
+        scheduler = make_scheduler(tiny_model, metrics, batch_wait_seconds=batch_wait_ms / 1000)
         scheduler.start()
         rng = np.random.default_rng(0)
         streams = [scheduler.open_stream(d) for _, d, _ in cases]

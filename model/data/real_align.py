@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from model.data.example import SAMPLE_RATE, Example, TimedWord
 from model.data.real_train import iter_real_train
-from model.data.shards import ShardWriter, shard_dir
+from model.data.shards import ShardWriter, iter_examples, shard_dir
 from model.data.shared_paths import TRAIN_REAL
 from model.data.words import bare_word
 
@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-matched", type=float, default=0.5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--limit", type=int, default=None, help="first N recordings only")
+    parser.add_argument("--measure-on", type=Path, metavar="SHARDS",
+                        help="instead: measure the timing error against shards with known "
+                             "word times (e.g. data/synth, held-out split) and print it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -116,6 +119,9 @@ def main(argv: list[str] | None = None) -> None:
 
     whisper = WhisperModel(str(tiny_en_path().parent), device="cpu", compute_type="int8",
                            cpu_threads=args.threads)
+    if args.measure_on:
+        print(measure_timing_error(whisper, args.measure_on, args.limit or 40))
+        return
     examples = list(iter_real_train(args.root))[: args.limit]
     # Held-out speakers first, so a training run started meanwhile has its dev set early.
     examples.sort(key=lambda e: not is_heldout_speaker(e.meta["speaker"]))
@@ -136,17 +142,39 @@ def main(argv: list[str] | None = None) -> None:
     log.info("done: %s shards, %d recordings skipped (prompt not heard)", counters, skipped)
 
 
+def whisper_words(whisper, audio: np.ndarray) -> list[tuple[str, float, float]]:
+    segments, _ = whisper.transcribe(audio, language="en", beam_size=1, word_timestamps=True,
+                                     condition_on_previous_text=False)
+    return [(w.word, w.start, w.end) for s in segments for w in (s.words or [])]
+
+
+def measure_timing_error(whisper, shards: Path, limit: int) -> dict[str, float]:
+    """Word start error of this pipeline (Whisper times + onset clamp) against known times:
+    exactly matched words only, since unmatched ones are interpolated."""
+    errors = []
+    for ex in list(iter_examples(shards, "heldout"))[:limit]:
+        heard = whisper_words(whisper, ex.audio)
+        words, _ = align_words([w.word for w in ex.words], heard, ex.duration_s)
+        words = clamp_to_onset(words, speech_onset_s(ex.audio))
+        heard_words = {_spoken(w) for w, _, _ in heard}
+        errors += [ours.start_s - truth.start_s for ours, truth in zip(words, ex.words,
+                                                                       strict=True)
+                   if _spoken(truth.word) in heard_words]
+    e = np.array(errors)
+    return {"words": len(e), "median_abs_ms": round(1000 * float(np.median(np.abs(e))), 1),
+            "p90_abs_ms": round(1000 * float(np.percentile(np.abs(e), 90)), 1),
+            "mean_signed_ms": round(1000 * float(e.mean()), 1),
+            "early_over_80ms": round(float((e < -0.08).mean()), 3)}
+
+
 def _write_shard(whisper, batch: list[Example], directory: Path, min_matched: float) -> int:
     if directory.exists():
         return 0
     writer = ShardWriter(directory)
     skipped = 0
     for ex in batch:
-        segments, _ = whisper.transcribe(ex.audio, language="en", beam_size=1,
-                                         word_timestamps=True,
-                                         condition_on_previous_text=False)
-        heard = [(w.word, w.start, w.end) for s in segments for w in (s.words or [])]
-        words, matched = align_words(ex.text.split(), heard, ex.duration_s)
+        words, matched = align_words(ex.text.split(), whisper_words(whisper, ex.audio),
+                                     ex.duration_s)
         if matched < min_matched:
             skipped += 1
             continue
