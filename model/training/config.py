@@ -35,6 +35,10 @@ class TrainConfig:
     # Most targets are STREAMING_PAD; weighting them down makes the model start writing words
     # sooner instead of settling on "always pad".
     pad_loss_weight: float = 1.0
+    # Auxiliary CTC on the audio embeddings (blank = STREAMING_PAD, through the tied output
+    # embedding, so no extra weights): a dense, alignment-free signal that teaches the encoder
+    # to carry token identity before the decoder has learned to read it. Not exported.
+    ctc_weight: float = 0.0
     delays_ms: list[int] = field(default_factory=lambda: list(ALLOWED_DELAYS_MS))
     save_every: int = 100  # resumable state + weight snapshot
     eval_every: int = 500

@@ -92,6 +92,18 @@ def weighted_loss(logits: torch.Tensor, labels: torch.Tensor, pad_weight: float)
     return (per_token * weights).sum() / weights.sum().clamp(min=1e-6)
 
 
+def ctc_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """CTC of each sequence's word tokens (its non-pad labels, in order) over all its trained
+    positions, STREAMING_PAD as the blank."""
+    log_probs = torch.log_softmax(logits.float(), dim=-1).transpose(0, 1)  # (T, B, V)
+    valid = labels != -100
+    words = valid & (labels != STREAMING_PAD_ID)
+    targets = labels[words]
+    return torch.nn.functional.ctc_loss(log_probs, targets, valid.sum(1), words.sum(1),
+                                        blank=STREAMING_PAD_ID, reduction="mean",
+                                        zero_infinity=True)
+
+
 def simple_normalise(text: str) -> str:
     """Lower case, letters, digits and apostrophes only: enough to watch WER move during
     training (the eval harness applies the Whisper normaliser for reported numbers)."""
@@ -219,14 +231,22 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = lr * group["lr_scale"]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
-            logits = self.net(batch.mel, batch.input_ids, batch.n_delay)
+            audio = self.net.encode(batch.mel)[:, : batch.input_ids.shape[1]]
+            hidden = self.net.decode(audio + self.net.tok_embeddings(batch.input_ids),
+                                     batch.n_delay)
+            logits = self.net.logits(hidden)
+            ctc_logits = self.net.logits(audio) if self.cfg.ctc_weight else None
         loss = weighted_loss(logits, batch.labels, self.cfg.pad_loss_weight)
+        ctc = ctc_loss(ctc_logits, batch.labels) if ctc_logits is not None else None
+        if ctc is not None:
+            loss = loss + self.cfg.ctc_weight * ctc
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
         self.opt.step()
         self.step += 1
-        return {"step": self.step, "loss": round(loss.item(), 4), "lr": lr,
+        extra = {"ctc": round(ctc.item(), 4)} if ctc is not None else {}
+        return {"step": self.step, "loss": round(loss.item(), 4), "lr": lr, **extra,
                 "grad_norm": round(float(grad_norm), 3), "examples": len(examples),
                 "audio_s": round(sum(e.duration_s for e in examples), 1)}
 
