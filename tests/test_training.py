@@ -110,3 +110,35 @@ def test_portable_weights_continue_a_run_on_a_fresh_machine(data_root: Path,
         assert bool((a == b).all()), name
     second.fit(max_steps=2)
     assert second.step == 5
+
+
+def test_ctc_loss_prefers_the_spoken_tokens_in_order() -> None:
+    import torch
+
+    from model.training.trainer import ctc_loss
+
+    vocab, pad = 40, STREAMING_PAD_ID
+    labels = torch.full((2, 12), pad)
+    labels[0, [2, 5]] = torch.tensor([20, 21])
+    labels[1, [1, 3, 8]] = torch.tensor([22, 23, 24])
+    labels[1, 10:] = -100  # untrained tail: outside the CTC input length
+    right = torch.full((2, 12, vocab), -5.0)
+    right[..., pad] = 5.0
+    for b, (pos, tok) in enumerate(((2, 20), (5, 21), (1, 22), (3, 23), (8, 24))):
+        row = 0 if b < 2 else 1
+        right[row, pos, pad], right[row, pos, tok] = -5.0, 5.0
+    wrong_order = right.clone()
+    wrong_order[0, [2, 5]] = right[0, [5, 2]]
+    good, bad = ctc_loss(right, labels), ctc_loss(wrong_order, labels)
+    assert good < 0.1 < bad
+
+
+def test_training_with_auxiliary_ctc_learns(data_root: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(preset="tiny", tokenizer=str(TOKENIZER), synthetic_roots=[str(data_root)],
+                      dev_root=None, batch_seconds=12, lr=3e-3, warmup_steps=2, total_steps=40,
+                      save_every=100, threads=1, delays_ms=[480], ctc_weight=0.3)
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.fit(max_steps=20)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all("ctc" in r for r in rows)
+    assert np.mean([r["ctc"] for r in rows[-4:]]) < 0.8 * np.mean([r["ctc"] for r in rows[:3]])
