@@ -139,11 +139,15 @@ class VoxtralRealtime(nn.Module):
         return self.args.encoder.audio_encoding_args.num_mel_bins
 
     def encode(self, mel: torch.Tensor, block: int = 1024) -> torch.Tensor:
-        """Log-mel (B, n_mels, F) -> audio embeddings (B, F // 8, dim), one per 80 ms.
+        """Log-mel (B, n_mels, F) -> audio embeddings (B, F // 8, dim), one per 80 ms."""
+        return self.adapt(self.encode_frames(mel, block))
+
+    def encode_frames(self, mel: torch.Tensor, block: int = 1024) -> torch.Tensor:
+        """Log-mel (B, n_mels, F) -> normalised encoder frames (B, F // 2, enc_dim) at 50 Hz.
         Attention runs in query blocks so memory stays linear in the audio length."""
         a = self.args.encoder
         x = self.conv_stem(mel)
-        b, t, _ = x.shape
+        t = x.shape[1]
         positions = torch.arange(t, device=x.device)
         cos, sin = rope_cos_sin(positions, a.head_dim, a.rope_theta)
         cos, sin = cos[None], sin[None]
@@ -159,9 +163,12 @@ class VoxtralRealtime(nn.Module):
                                                   v[:, :, k0:end], mask[None, None]))
             x = x + torch.cat(out, dim=1)
             x = x + layer.feed_forward(layer.ffn_norm(x))
-        x = self.encoder.transformer.norm(x)
-        stacked = x.reshape(b, t // self.args.downsample_factor, -1)
-        return self.adapter(stacked)
+        return self.encoder.transformer.norm(x)
+
+    def adapt(self, frames: torch.Tensor) -> torch.Tensor:
+        """4 consecutive 50 Hz frames stacked -> one 80 ms audio embedding via the adapter."""
+        b, t, _ = frames.shape
+        return self.adapter(frames.reshape(b, t // self.args.downsample_factor, -1))
 
     def decode(self, inputs: torch.Tensor, n_delay: torch.Tensor | float,
                positions: torch.Tensor | None = None,

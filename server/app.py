@@ -83,7 +83,8 @@ def create_app(settings: Settings | None = None, *, model: Any = None) -> FastAP
                 raise
         state.scheduler = build_scheduler(state.model, state)
         state.scheduler.start()
-        log.info("ready: model %s, up to %d sessions", settings.model_id, settings.max_sessions)
+        log.info("ready: model %s (%s), up to %d sessions", settings.model_id,
+                 getattr(state.model, "path", "?"), settings.max_sessions)
         try:
             yield
         finally:

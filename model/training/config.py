@@ -39,6 +39,10 @@ class TrainConfig:
     # embedding, so no extra weights): a dense, alignment-free signal that teaches the encoder
     # to carry token identity before the decoder has learned to read it. Not exported.
     ctc_weight: float = 0.0
+    # Whisper tiny.en's encoder as a teacher for ours (model/training/distill.py): weight of
+    # the per-frame 1 - cosine loss, and the student's look-ahead in 20 ms frames.
+    distill_weight: float = 0.0
+    distill_shift_frames: int = 10
     delays_ms: list[int] = field(default_factory=lambda: list(ALLOWED_DELAYS_MS))
     save_every: int = 100  # resumable state + weight snapshot
     eval_every: int = 500

@@ -30,6 +30,7 @@ from ..voxtral import VoxtralRealtime
 from .batches import draw_delay, make_batch
 from .config import TrainConfig
 from .dataset import ExamplePool
+from .distill import WhisperTeacher, distill_loss
 from .whisper_init import init_encoder_from_whisper
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,8 @@ class Trainer:
         self._rewarmup_until = 0
         self.rng = random.Random(cfg.seed)
         self.pool = ExamplePool(cfg.synthetic_roots, cfg.max_example_seconds)
+        self.teacher = WhisperTeacher(cfg.encoder_init or "whisper:tiny.en") \
+            if cfg.distill_weight else None
         self._resume()
 
     # ---- persistence ----
@@ -231,7 +234,8 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = lr * group["lr_scale"]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
-            audio = self.net.encode(batch.mel)[:, : batch.input_ids.shape[1]]
+            frames = self.net.encode_frames(batch.mel)
+            audio = self.net.adapt(frames)[:, : batch.input_ids.shape[1]]
             hidden = self.net.decode(audio + self.net.tok_embeddings(batch.input_ids),
                                      batch.n_delay)
             logits = self.net.logits(hidden)
@@ -240,12 +244,20 @@ class Trainer:
         ctc = ctc_loss(ctc_logits, batch.labels) if ctc_logits is not None else None
         if ctc is not None:
             loss = loss + self.cfg.ctc_weight * ctc
+        distill = None
+        if self.teacher is not None:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
+                target = self.teacher.frames(batch.mel)
+            distill = distill_loss(frames, target, self.cfg.distill_shift_frames)
+            loss = loss + self.cfg.distill_weight * distill
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
         self.opt.step()
         self.step += 1
         extra = {"ctc": round(ctc.item(), 4)} if ctc is not None else {}
+        if distill is not None:
+            extra["distill"] = round(distill.item(), 4)
         return {"step": self.step, "loss": round(loss.item(), 4), "lr": lr, **extra,
                 "grad_norm": round(float(grad_norm), 3), "examples": len(examples),
                 "audio_s": round(sum(e.duration_s for e in examples), 1)}

@@ -24,6 +24,8 @@ async def ready(state: Annotated[ServerState, Depends(get_state)]) -> JSONRespon
     body = {
         "ready": state.ready,
         "model": state.settings.model_id,
+        # Where the weights came from: the embedded default is model/default/.
+        "model_path": str(getattr(state.model, "path", "") or ""),
         "open_sessions": scheduler.slots_in_use if scheduler else 0,
         "max_sessions": state.settings.max_sessions,
         "draining": state.draining.is_set(),
