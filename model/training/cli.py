@@ -23,6 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-minutes", type=float, help="stop after this much wall time")
     parser.add_argument("--export-only", action="store_true",
                         help="only average the last snapshots into RUN_DIR/export/")
+    parser.add_argument("--export-to", metavar="DIR",
+                        help="write the averaged checkpoint here instead of RUN_DIR/export/ "
+                             "(e.g. model/default to ship it as the embedded model)")
+    parser.add_argument("--export-dtype", choices=("float32", "bfloat16"), default="float32",
+                        help="storage dtype of the exported weights (bfloat16 halves the "
+                             "file; the server loads either into any --dtype)")
     parser.add_argument("--save-portable", metavar="DIR",
                         help="also write the current weights and step to DIR in files under "
                              "45 MB (commit them; a recipe's resume_portable continues from "
@@ -34,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     trainer = Trainer(TrainConfig.load(ns.config), Path(ns.run_dir))
     if not ns.export_only:
         trainer.fit(ns.max_steps, ns.max_minutes)
-    print(f"exported {trainer.export()}")
+    import torch
+
+    dtype = torch.bfloat16 if ns.export_dtype == "bfloat16" else None
+    out = Path(ns.export_to) if ns.export_to else None
+    print(f"exported {trainer.export(out, dtype)}")
     if ns.save_portable:
         print(f"portable weights in {trainer.save_portable(Path(ns.save_portable))}")
     return 0

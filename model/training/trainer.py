@@ -192,7 +192,7 @@ class Trainer:
         self._rewarmup_until = self.step + self.cfg.rewarmup_steps
         log.info("continued from portable weights %s at step %d", directory, self.step)
 
-    def export(self, out: Path | None = None) -> Path:
+    def export(self, out: Path | None = None, dtype: torch.dtype | None = None) -> Path:
         """Average the last snapshots' weights (a cheap, reliable gain over the last one)
         and write a checkpoint the server loads."""
         snaps = sorted((self.run / "snapshots").glob("step-*.safetensors"))[
@@ -205,7 +205,7 @@ class Trainer:
         net = build_network(self.net.args)
         net.load_state_dict(averaged)
         out = out or self.run / "export"
-        save_checkpoint(net.eval(), out, self.cfg.tokenizer)
+        save_checkpoint(net.eval(), out, self.cfg.tokenizer, dtype)
         (out / "training.json").write_text(json.dumps(
             {"step": self.step, "averaged": [s.name for s in snaps]}, indent=2) + "\n")
         return out
