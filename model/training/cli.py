@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
 from pathlib import Path
 
 from .config import TrainConfig
+
+
+def keep_freed_memory_returnable() -> None:
+    """Batches differ in shape every step; glibc raises its mmap threshold after large frees,
+    so later large tensors come from the heap and are never given back (measured: RSS grew to
+    10 GB within 200 steps). A fixed threshold keeps the run at about 3.6 GB."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 65536)  # M_MMAP_THRESHOLD = 64 KiB
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                              "45 MB (commit them; a recipe's resume_portable continues from "
                              "them on a fresh machine)")
     ns = parser.parse_args(argv)
+    keep_freed_memory_returnable()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     from .trainer import Trainer
 
