@@ -131,6 +131,14 @@ def test_ctc_loss_prefers_the_spoken_tokens_in_order() -> None:
     wrong_order[0, [2, 5]] = right[0, [5, 2]]
     good, bad = ctc_loss(right, labels), ctc_loss(wrong_order, labels)
     assert good < 0.1 < bad
+    # Untrained prompt positions come first (labels -100); the frames run from 0 to the last
+    # trained position, so a token emitted in the very last frame still counts.
+    late = right.clone()
+    late[0, 5] = right[0, 0]  # a blank where the second token was...
+    late[0, 11] = right[0, 5]  # ...which is now emitted in the last frame
+    prompted = labels.clone()
+    prompted[:, :1] = -100
+    assert ctc_loss(late, prompted) < 0.1
 
 
 def test_training_with_auxiliary_ctc_learns(data_root: Path, tmp_path: Path) -> None:

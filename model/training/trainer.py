@@ -100,7 +100,11 @@ def ctc_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     valid = labels != -100
     words = valid & (labels != STREAMING_PAD_ID)
     targets = labels[words]
-    return torch.nn.functional.ctc_loss(log_probs, targets, valid.sum(1), words.sum(1),
+    # Every frame up to the last trained position: the prompt's frames (left pad, then the
+    # first audio) come first and the words' audio runs to the end, so count from frame 0.
+    positions = torch.arange(labels.shape[1], device=labels.device)
+    input_lengths = torch.where(valid, positions + 1, 0).amax(dim=1)
+    return torch.nn.functional.ctc_loss(log_probs, targets, input_lengths, words.sum(1),
                                         blank=STREAMING_PAD_ID, reduction="mean",
                                         zero_infinity=True)
 
