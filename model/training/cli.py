@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
                     "from RUN_DIR/state.pt; the averaged checkpoint is written to "
                     "RUN_DIR/export/ in the Mistral format `streamscribe serve --model` loads.")
     parser.add_argument("--config", required=True, help="training recipe (JSON), e.g. "
-                        "recipes/small.json")
+                        "recipes/small-whisper.json")
     parser.add_argument("--run-dir", required=True, help="where state, logs, snapshots and "
                         "the export go (resumed if it holds a state.pt)")
     parser.add_argument("--max-steps", type=int, help="stop after this many more steps")
