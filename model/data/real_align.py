@@ -101,11 +101,17 @@ def _sentence_case(words: list[TimedWord]) -> list[TimedWord]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("data/real-aligned"))
-    parser.add_argument("--root", type=Path, default=TRAIN_REAL)
-    parser.add_argument("--min-matched", type=float, default=0.5)
-    parser.add_argument("--threads", type=int, default=1)
+    parser = argparse.ArgumentParser(
+        prog="python -m model.data.real_align", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("data/real-aligned"),
+                        help="shard root to write (train/ and heldout/; default: %(default)s)")
+    parser.add_argument("--root", type=Path, default=TRAIN_REAL,
+                        help="recordings with manifest.jsonl (default: shared train-real)")
+    parser.add_argument("--min-matched", type=float, default=0.5,
+                        help="skip recordings where Whisper heard less than this share of "
+                             "the prompt's words (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for Whisper")
     parser.add_argument("--limit", type=int, default=None, help="first N recordings only")
     parser.add_argument("--measure-on", type=Path, metavar="SHARDS",
                         help="instead: measure the timing error against shards with known "
