@@ -204,7 +204,11 @@ class VoxtralRealtime(nn.Module):
     def forward(self, mel: torch.Tensor, input_ids: torch.Tensor,
                 n_delay: torch.Tensor | float) -> torch.Tensor:
         """Teacher-forced logits (B, T, vocab) for token ids (B, T) aligned one per 80 ms
-        with the audio; used by training and parity tests."""
-        audio = self.encode(mel)[:, : input_ids.shape[1]]
-        h = self.decode(audio + self.tok_embeddings(input_ids), n_delay)
-        return self.logits(h)
+        with the audio; used by parity tests."""
+        return self.text_logits(self.encode(mel)[:, : input_ids.shape[1]], input_ids, n_delay)
+
+    def text_logits(self, audio: torch.Tensor, input_ids: torch.Tensor,
+                    n_delay: torch.Tensor | float) -> torch.Tensor:
+        """Teacher-forced logits from audio embeddings (B, T, dim) already computed (training
+        also uses them for its auxiliary losses)."""
+        return self.logits(self.decode(audio + self.tok_embeddings(input_ids), n_delay))

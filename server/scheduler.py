@@ -144,17 +144,20 @@ class Stream:
     def ready_since(self) -> float | None:
         """Arrival time of the client audio behind this stream's next step; None when that
         step is over padding (a new or ending session), which is never held back."""
-        client_steps = self._samples_applied // SAMPLES_PER_STEP
         next_step = self.steps_done + 1
-        if not N_LEFT_PAD_STEPS < next_step <= N_LEFT_PAD_STEPS + client_steps:
+        if not self._is_client_step(next_step):
             return None
         return next((t for available, t in self._arrivals if available >= next_step), None)
+
+    def _is_client_step(self, step: int) -> bool:
+        """Step number `step` reads client audio (not the left or right padding)."""
+        client_steps = self._samples_applied // SAMPLES_PER_STEP
+        return N_LEFT_PAD_STEPS < step <= N_LEFT_PAD_STEPS + client_steps
 
     def _lag_of_step(self, now: float) -> float | None:
         """Seconds since the audio that made step number `steps_done` possible arrived; None
         for steps over the left pad or the right pad (catch-up bursts, not client audio)."""
-        client_steps = self._samples_applied // SAMPLES_PER_STEP
-        if not N_LEFT_PAD_STEPS < self.steps_done <= N_LEFT_PAD_STEPS + client_steps:
+        if not self._is_client_step(self.steps_done):
             return None
         while self._arrivals and self._arrivals[0][0] < self.steps_done:
             self._arrivals.popleft()

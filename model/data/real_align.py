@@ -16,6 +16,7 @@ import argparse
 import difflib
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -25,6 +26,9 @@ from model.data.real_train import iter_real_train
 from model.data.shards import ShardWriter, iter_examples, shard_dir
 from model.data.shared_paths import TRAIN_REAL
 from model.data.words import bare_word
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
 
 log = logging.getLogger(__name__)
 SHARD_SIZE = 100
@@ -129,32 +133,29 @@ def main(argv: list[str] | None = None) -> None:
         print(measure_timing_error(whisper, args.measure_on, args.limit or 40))
         return
     examples = list(iter_real_train(args.root))[: args.limit]
-    # Held-out speakers first, so a training run started meanwhile has its dev set early.
-    examples.sort(key=lambda e: not is_heldout_speaker(e.meta["speaker"]))
-    counters = {"train": 0, "heldout": 0}
-    pending: dict[str, list[Example]] = {"train": [], "heldout": []}
+    splits: dict[str, list[Example]] = {"heldout": [], "train": []}
+    for ex in examples:
+        splits["heldout" if is_heldout_speaker(ex.meta["speaker"]) else "train"].append(ex)
     skipped = 0
-    for ex in tqdm(examples, desc="align", unit="utt"):
-        split = "heldout" if is_heldout_speaker(ex.meta["speaker"]) else "train"
-        pending[split].append(ex)
-        if len(pending[split]) == SHARD_SIZE or ex is examples[-1]:
-            for name, batch in pending.items():
-                if batch and (len(batch) == SHARD_SIZE or ex is examples[-1]):
-                    skipped += _write_shard(whisper, batch, shard_dir(args.out, name,
-                                                                      counters[name]),
-                                            args.min_matched)
-                    counters[name] += 1
-                    pending[name] = []
+    # Held-out speakers first, so a training run started meanwhile has its dev set early.
+    with tqdm(total=len(examples), desc="align", unit="utt") as bar:
+        for name, items in splits.items():
+            for index, start in enumerate(range(0, len(items), SHARD_SIZE)):
+                batch = items[start : start + SHARD_SIZE]
+                skipped += _write_shard(whisper, batch, shard_dir(args.out, name, index),
+                                        args.min_matched)
+                bar.update(len(batch))
+    counters = {name: -(-len(items) // SHARD_SIZE) for name, items in splits.items()}
     log.info("done: %s shards, %d recordings skipped (prompt not heard)", counters, skipped)
 
 
-def whisper_words(whisper, audio: np.ndarray) -> list[tuple[str, float, float]]:
+def whisper_words(whisper: WhisperModel, audio: np.ndarray) -> list[tuple[str, float, float]]:
     segments, _ = whisper.transcribe(audio, language="en", beam_size=1, word_timestamps=True,
                                      condition_on_previous_text=False)
     return [(w.word, w.start, w.end) for s in segments for w in (s.words or [])]
 
 
-def measure_timing_error(whisper, shards: Path, limit: int) -> dict[str, float]:
+def measure_timing_error(whisper: WhisperModel, shards: Path, limit: int) -> dict[str, float]:
     """Word start error of this pipeline (Whisper times + onset clamp) against known times:
     exactly matched words only, since unmatched ones are interpolated."""
     errors = []
@@ -173,7 +174,8 @@ def measure_timing_error(whisper, shards: Path, limit: int) -> dict[str, float]:
             "early_over_80ms": round(float((e < -0.08).mean()), 3)}
 
 
-def _write_shard(whisper, batch: list[Example], directory: Path, min_matched: float) -> int:
+def _write_shard(whisper: WhisperModel, batch: list[Example], directory: Path,
+                 min_matched: float) -> int:
     if directory.exists():
         return 0
     writer = ShardWriter(directory)

@@ -240,9 +240,7 @@ class Trainer:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
             frames = self.net.encode_frames(batch.mel)
             audio = self.net.adapt(frames)[:, : batch.input_ids.shape[1]]
-            hidden = self.net.decode(audio + self.net.tok_embeddings(batch.input_ids),
-                                     batch.n_delay)
-            logits = self.net.logits(hidden)
+            logits = self.net.text_logits(audio, batch.input_ids, batch.n_delay)
             ctc_logits = self.net.logits(audio) if self.cfg.ctc_weight else None
         loss = weighted_loss(logits, batch.labels, self.cfg.pad_loss_weight)
         ctc = ctc_loss(ctc_logits, batch.labels) if ctc_logits is not None else None
