@@ -150,3 +150,57 @@ def test_training_with_auxiliary_ctc_learns(data_root: Path, tmp_path: Path) -> 
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all("ctc" in r for r in rows)
     assert np.mean([r["ctc"] for r in rows[-4:]]) < 0.8 * np.mean([r["ctc"] for r in rows[:3]])
+
+
+def test_cached_encoder_frames_equal_running_the_encoder(data_root: Path,
+                                                         tmp_path: Path) -> None:
+    import torch
+
+    from model.constants import ENCODER_FRAMES_PER_STEP
+    from model.training.feature_cache import FeatureCache, example_frames, load_cached
+    from model.training.trainer import random_network
+
+    cfg = TrainConfig(preset="tiny", tokenizer=str(TOKENIZER))
+    net = random_network(cfg, TextTokenizer(TOKENIZER)).eval()
+    cache = FeatureCache(tmp_path / "cache", net)
+    files = cache.build([str(data_root)], "train", max_seconds=30)
+    examples = load_cached(files)
+    assert len(examples) == len(SENTENCES)
+    audio, _ = sf.read(data_root / "train" / "shard-00000" / "train-0.flac", dtype="float32")
+    cached = next(e for e in examples if e.id == "train-0")
+    for n_delay in (1, 6, 30):
+        # The causal encoder: a shorter right pad's frames are a prefix of the longest's.
+        direct = example_frames(net, audio, n_delay)
+        sliced = cached.frames_for(n_delay).float()
+        assert sliced.shape == direct.shape
+        assert sliced.shape[0] % ENCODER_FRAMES_PER_STEP == 0
+        # bfloat16 storage: 8 bits of mantissa, ~0.4% relative per value.
+        torch.testing.assert_close(sliced, direct, rtol=0.02, atol=0.02)
+    assert cache.build([str(data_root)], "train", max_seconds=30) == files  # nothing redone
+    with torch.no_grad():
+        next(net.encoder.parameters()).add_(1.0)
+    with pytest.raises(ValueError, match="another encoder"):
+        FeatureCache(tmp_path / "cache", net)
+
+
+def test_decoder_training_on_cached_frames_learns_and_keeps_the_encoder(
+        data_root: Path, tmp_path: Path) -> None:
+    import torch
+
+    cfg = TrainConfig(preset="tiny", tokenizer=str(TOKENIZER), synthetic_roots=[str(data_root)],
+                      dev_root=None, batch_seconds=12, lr=3e-3, warmup_steps=2, total_steps=40,
+                      save_every=10, threads=1, delays_ms=[80, 480, 2400], ctc_weight=0.3,
+                      feature_cache=str(tmp_path / "cache"))
+    trainer = Trainer(cfg, tmp_path / "run")
+    encoder_before = {k: v.clone() for k, v in trainer.net.encoder.state_dict().items()}
+    trainer.fit(max_steps=25)
+    losses = [json.loads(line)["loss"] for line in
+              (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:3]), losses
+    for name, value in trainer.net.encoder.state_dict().items():
+        assert torch.equal(value, encoder_before[name]), name
+    resumed = Trainer(cfg, tmp_path / "run")  # same encoder: the cache is accepted
+    assert resumed.step == 25
+    resumed.fit(max_steps=2)
+    assert load_model(resumed.export()).transcribe(
+        np.zeros(16000, dtype=np.float32), delay_ms=480).tokens

@@ -8,20 +8,27 @@ from dataclasses import dataclass
 
 import torch
 
-from ..constants import ALLOWED_DELAYS_MS, SAMPLES_PER_STEP
+from ..constants import (
+    ALLOWED_DELAYS_MS,
+    ENCODER_FRAMES_PER_STEP,
+    SAMPLES_PER_STEP,
+    STREAMING_PAD_ID,
+)
 from ..data.example import Example
 from ..frontend import log_mel
 from ..offline import pad_audio
 from ..tokenizer import TextTokenizer
-from .targets import aligned_sequence
+from .feature_cache import CachedExample
+from .targets import AlignedSequence, aligned_sequence
 
 
 @dataclass
 class Batch:
-    mel: torch.Tensor  # (B, n_mels, 8 * N)
     input_ids: torch.Tensor  # (B, N)
     labels: torch.Tensor  # (B, N), -100 where not trained
     n_delay: torch.Tensor  # (B,)
+    mel: torch.Tensor | None = None  # (B, n_mels, 8 * N)
+    frames: torch.Tensor | None = None  # (B, 4 * N, enc_dim): cached encoder frames instead
 
     @property
     def n_label_tokens(self) -> int:
@@ -40,23 +47,54 @@ def make_batch(examples: Sequence[Example], tokenizer: TextTokenizer,
     signals, sequences = [], []
     for ex, delay_ms in zip(examples, delays_ms, strict=True):
         seq_audio = pad_audio(ex.audio, delay_ms // 80)
-        n_positions = len(seq_audio) // SAMPLES_PER_STEP
-        try:
-            sequences.append(aligned_sequence(tokenizer, ex.words, n_positions, delay_ms))
-        except ValueError:
-            continue  # more tokens than steps (fast speech, tiny vocabulary): cannot stream
-        signals.append(seq_audio)
-    if not signals:
-        raise ValueError("no example in the batch fits its token schedule")
-    longest = max(len(s) for s in signals)
-    audio = torch.zeros(len(signals), longest)
-    for i, s in enumerate(signals):
-        audio[i, : len(s)] = torch.from_numpy(s)
-    n = longest // SAMPLES_PER_STEP
-    input_ids = torch.full((len(signals), n), 32, dtype=torch.long)
-    labels = torch.full((len(signals), n), -100, dtype=torch.long)
+        sequence = _aligned_or_none(tokenizer, ex.words, len(seq_audio) // SAMPLES_PER_STEP,
+                                    delay_ms)
+        if sequence is not None:
+            sequences.append(sequence)
+            signals.append(torch.from_numpy(seq_audio))
+    audio = _stack_padded(signals, "no example in the batch fits its token schedule")
+    return _with_tokens(sequences, audio.shape[1] // SAMPLES_PER_STEP,
+                        mel=log_mel(audio, n_mels))
+
+
+def make_cached_batch(examples: Sequence[CachedExample], tokenizer: TextTokenizer,
+                      delays_ms: Sequence[int]) -> Batch:
+    """make_batch over cached encoder frames: the same positions, labels and padding."""
+    frames, sequences = [], []
+    for ex, delay_ms in zip(examples, delays_ms, strict=True):
+        sliced = ex.frames_for(delay_ms // 80)
+        sequence = _aligned_or_none(tokenizer, ex.words,
+                                    len(sliced) // ENCODER_FRAMES_PER_STEP, delay_ms)
+        if sequence is not None:
+            sequences.append(sequence)
+            frames.append(sliced)
+    stacked = _stack_padded(frames, "no example in the batch fits its token schedule")
+    return _with_tokens(sequences, stacked.shape[1] // ENCODER_FRAMES_PER_STEP, frames=stacked)
+
+
+def _aligned_or_none(tokenizer: TextTokenizer, words, n_positions: int, delay_ms: int
+                     ) -> AlignedSequence | None:
+    try:
+        return aligned_sequence(tokenizer, words, n_positions, delay_ms)
+    except ValueError:
+        return None  # more tokens than steps (fast speech, tiny vocabulary): cannot stream
+
+
+def _stack_padded(items: list[torch.Tensor], empty_message: str) -> torch.Tensor:
+    """(len, ...) tensors -> (B, longest, ...), zeros after each one's end."""
+    if not items:
+        raise ValueError(empty_message)
+    out = items[0].new_zeros((len(items), max(len(x) for x in items), *items[0].shape[1:]))
+    for i, x in enumerate(items):
+        out[i, : len(x)] = x
+    return out
+
+
+def _with_tokens(sequences: list[AlignedSequence], n: int, **features: torch.Tensor) -> Batch:
+    input_ids = torch.full((len(sequences), n), STREAMING_PAD_ID, dtype=torch.long)
+    labels = torch.full((len(sequences), n), -100, dtype=torch.long)
     for i, seq in enumerate(sequences):
         input_ids[i, : len(seq.input_ids)] = torch.tensor(seq.input_ids)
         labels[i, : len(seq.labels)] = torch.tensor(seq.labels)
     n_delay = torch.tensor([s.n_delay for s in sequences], dtype=torch.float32)
-    return Batch(log_mel(audio, n_mels), input_ids, labels, n_delay)
+    return Batch(input_ids, labels, n_delay, **features)

@@ -43,6 +43,10 @@ class TrainConfig:
     # the per-frame 1 - cosine loss, and the student's look-ahead in 20 ms frames.
     distill_weight: float = 0.0
     distill_shift_frames: int = 10
+    # A directory of cached encoder frames (model/training/feature_cache.py): the encoder is
+    # frozen at its loaded weights and only the adapter and decoder train, several times
+    # faster per second of audio. Built on first use; bound to the encoder's weights.
+    feature_cache: str | None = None
     delays_ms: list[int] = field(default_factory=lambda: list(ALLOWED_DELAYS_MS))
     save_every: int = 100  # resumable state + weight snapshot
     eval_every: int = 500
@@ -60,7 +64,11 @@ class TrainConfig:
         unknown = set(values) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"{path}: unknown settings {sorted(unknown)}")
-        return cls(**values)
+        cfg = cls(**values)
+        if cfg.feature_cache and cfg.distill_weight:
+            raise ValueError(f"{path}: distill_weight trains the encoder, which feature_cache "
+                             "freezes; set one of them")
+        return cfg
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from ..data.example import Example
 from ..data.shards import finished_shards, read_shard
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")  # anything with a duration_s
 
 
 class ExamplePool:
@@ -43,15 +47,19 @@ class ExamplePool:
         return sum(e.duration_s for e in self.examples) / 3600
 
     def draw(self, rng: random.Random, batch_seconds: float) -> list[Example]:
-        """Examples of similar length (less padding): a random anchor, then neighbours."""
-        anchor = rng.choice(self.examples).duration_s
-        near = [e for e in rng.sample(self.examples, min(len(self.examples), 256))
-                if 0.6 * anchor <= e.duration_s <= 1.4 * anchor + 1]
-        batch, total = [], 0.0
-        for e in near:
-            if batch and total + e.duration_s > batch_seconds:
-                break
-            batch.append(e)
-            total += e.duration_s
-        return batch
+        return draw_similar_lengths(rng, self.examples, batch_seconds)
 
+
+def draw_similar_lengths(rng: random.Random, examples: Sequence[T], batch_seconds: float
+                         ) -> list[T]:
+    """Examples of similar length (less padding): a random anchor, then neighbours."""
+    anchor = rng.choice(examples).duration_s
+    near = [e for e in rng.sample(examples, min(len(examples), 256))
+            if 0.6 * anchor <= e.duration_s <= 1.4 * anchor + 1]
+    batch, total = [], 0.0
+    for e in near:
+        if batch and total + e.duration_s > batch_seconds:
+            break
+        batch.append(e)
+        total += e.duration_s
+    return batch

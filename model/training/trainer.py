@@ -27,10 +27,11 @@ from ..offline import greedy_tokens
 from ..presets import PRESETS
 from ..tokenizer import TextTokenizer
 from ..voxtral import VoxtralRealtime
-from .batches import draw_delay, make_batch
+from .batches import draw_delay, make_batch, make_cached_batch
 from .config import TrainConfig
 from .dataset import ExamplePool
 from .distill import WhisperTeacher, distill_loss
+from .feature_cache import CachedPool, FeatureCache
 from .whisper_init import init_encoder_from_whisper
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ def param_groups(net: VoxtralRealtime, cfg: TrainConfig) -> list[dict]:
     """Weight decay on matrices only; the encoder's rate scaled by `encoder_lr_scale`."""
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, p in net.named_parameters():
+        if not p.requires_grad:
+            continue  # frozen (the encoder when training on cached frames)
         key = ("whisper_encoder." in name, p.ndim >= 2)
         groups.setdefault(key, []).append(p)
     return [{"params": params, "weight_decay": cfg.weight_decay if matrix else 0.0,
@@ -126,15 +129,23 @@ class Trainer:
         torch.set_num_threads(cfg.threads)
         self.tokenizer = TextTokenizer(cfg.tokenizer)
         self.net = init_network(cfg, self.tokenizer)
+        if cfg.feature_cache:
+            self.net.encoder.requires_grad_(False)  # before the optimiser sees it
         self.opt = torch.optim.AdamW(param_groups(self.net, cfg), lr=cfg.lr,
                                      betas=(0.9, 0.98), eps=1e-8)
         self.step = 0
         self._rewarmup_until = 0
         self.rng = random.Random(cfg.seed)
-        self.pool = ExamplePool(cfg.synthetic_roots, cfg.max_example_seconds)
         self.teacher = WhisperTeacher(cfg.encoder_init or "whisper:tiny.en") \
             if cfg.distill_weight else None
         self._resume()
+        self.pool: ExamplePool | CachedPool
+        if cfg.feature_cache:
+            # The encoder's weights are final now (loaded above): the cache is bound to them.
+            self.pool = CachedPool(FeatureCache(cfg.feature_cache, self.net),
+                                   cfg.synthetic_roots, cfg.max_example_seconds)
+        else:
+            self.pool = ExamplePool(cfg.synthetic_roots, cfg.max_example_seconds)
 
     # ---- persistence ----
 
@@ -225,7 +236,9 @@ class Trainer:
             examples = self.pool.draw(self.rng, self.cfg.batch_seconds)
             delays = [draw_delay(self.rng, self.cfg.delays_ms) for _ in examples]
             try:
-                batch = make_batch(examples, self.tokenizer, delays, self.net.n_mels)
+                batch = make_cached_batch(examples, self.tokenizer, delays) \
+                    if self.cfg.feature_cache else \
+                    make_batch(examples, self.tokenizer, delays, self.net.n_mels)
                 break
             except ValueError:
                 continue
@@ -238,7 +251,8 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = lr * group["lr_scale"]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
-            frames = self.net.encode_frames(batch.mel)
+            frames = batch.frames.float() if batch.frames is not None else \
+                self.net.encode_frames(batch.mel)
             audio = self.net.adapt(frames)[:, : batch.input_ids.shape[1]]
             logits = self.net.text_logits(audio, batch.input_ids, batch.n_delay)
             ctc_logits = self.net.logits(audio) if self.cfg.ctc_weight else None

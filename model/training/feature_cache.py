@@ -1,0 +1,157 @@
+"""Frozen-encoder training: every training example's encoder frames, computed once.
+
+On 2 CPU cores the audio encoder (50 Hz) and the Whisper teacher cost about three quarters
+of a joint training step, while the decoder (12.5 Hz) is what still has to learn to read.
+Once the encoder has been distilled from Whisper, freezing it lets each step skip both: the
+frames of the left pad, the audio and the longest right pad are stored per example (the
+encoder is causal, so a shorter right pad's frames are a prefix), and batches slice them for
+the delay they draw. The cache is bound to the encoder weights it came from by a fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..constants import (
+    ALLOWED_DELAYS_MS,
+    ENCODER_FRAMES_PER_STEP,
+    N_LEFT_PAD_STEPS,
+    SAMPLES_PER_STEP,
+    delay_steps,
+    right_pad_steps,
+)
+from ..data.example import SAMPLE_RATE, TimedWord
+from ..data.shards import finished_shards, read_shard
+from ..frontend import log_mel
+from ..offline import pad_audio
+from ..voxtral import VoxtralRealtime
+from .dataset import draw_similar_lengths
+
+log = logging.getLogger(__name__)
+
+LONGEST_DELAY_STEPS = delay_steps(max(ALLOWED_DELAYS_MS))
+
+
+@dataclass
+class CachedExample:
+    id: str
+    text: str
+    words: list[TimedWord]
+    n_samples: int
+    frames: torch.Tensor  # (n_frames, encoder dim), bfloat16, for the longest right pad
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / SAMPLE_RATE
+
+    def frames_for(self, n_delay: int) -> torch.Tensor:
+        """The frames of the signal padded for `n_delay` (offline.pad_audio's length)."""
+        n_steps = -(-self.n_samples // SAMPLES_PER_STEP)
+        n_positions = N_LEFT_PAD_STEPS + n_steps + right_pad_steps(n_delay)
+        return self.frames[: n_positions * ENCODER_FRAMES_PER_STEP]
+
+
+def encoder_fingerprint(net: VoxtralRealtime) -> str:
+    digest = hashlib.sha1()
+    for name, tensor in sorted(net.encoder.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+@torch.inference_mode()
+def example_frames(net: VoxtralRealtime, audio, n_delay: int = LONGEST_DELAY_STEPS
+                   ) -> torch.Tensor:
+    padded = torch.from_numpy(pad_audio(audio, n_delay))
+    return net.encode_frames(log_mel(padded[None], net.n_mels))[0]
+
+
+class FeatureCache:
+    """`<cache>/manifest.json` (the encoder's fingerprint) and one `.pt` file per data shard,
+    written atomically, so building resumes shard by shard and new shards are added later."""
+
+    def __init__(self, directory: str | Path, net: VoxtralRealtime) -> None:
+        self.dir = Path(directory)
+        self.net = net
+        self.fingerprint = encoder_fingerprint(net)
+        manifest = self.dir / "manifest.json"
+        if manifest.exists():
+            cached = json.loads(manifest.read_text())["encoder_fingerprint"]
+            if cached != self.fingerprint:
+                raise ValueError(f"{self.dir} holds frames of another encoder ({cached}, this "
+                                 f"one is {self.fingerprint}): delete it or name a new "
+                                 "feature_cache")
+        else:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            manifest.write_text(json.dumps({"encoder_fingerprint": self.fingerprint}) + "\n")
+
+    def shard_file(self, root: Path, split: str, shard: Path) -> Path:
+        return self.dir / root.name / split / f"{shard.name}.pt"
+
+    def build(self, roots: list[str], split: str, max_seconds: float) -> list[Path]:
+        """Encode every finished shard not cached yet; returns all cached shard files."""
+        todo, done = [], []
+        for root in map(Path, roots):
+            for shard in finished_shards(root, split):
+                target = self.shard_file(root, split, shard)
+                (done if target.exists() else todo).append((shard, target))
+        for shard, target in tqdm(todo, desc=f"encoder frames ({split})", unit="shard",
+                                  disable=not todo):
+            records = [{"id": ex.id, "text": ex.text, "words": [list(w) for w in ex.words],
+                        "n_samples": len(ex.audio),
+                        "frames": example_frames(self.net, ex.audio).to(torch.bfloat16)}
+                       for ex in read_shard(shard)
+                       if ex.words and ex.duration_s <= max_seconds]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".tmp")
+            torch.save(records, tmp)
+            tmp.replace(target)
+            done.append((shard, target))
+        return [target for _, target in done]
+
+
+def load_cached(files: list[Path]) -> list[CachedExample]:
+    examples = []
+    for f in files:
+        for r in torch.load(f, weights_only=True):
+            examples.append(CachedExample(r["id"], r["text"], [TimedWord(*w) for w in r["words"]],
+                                          r["n_samples"], r["frames"]))
+    return examples
+
+
+class CachedPool:
+    """ExamplePool's counterpart over cached frames (same draw, same reload-on-demand)."""
+
+    def __init__(self, cache: FeatureCache, roots: list[str], max_seconds: float,
+                 split: str = "train") -> None:
+        self.cache = cache
+        self.roots = roots
+        self.max_seconds = max_seconds
+        self.split = split
+        self.examples: list[CachedExample] = []
+        self._loaded: set[Path] = set()
+
+    def reload(self) -> int:
+        files = [f for f in self.cache.build(self.roots, self.split, self.max_seconds)
+                 if f not in self._loaded]
+        added = load_cached(files)
+        self._loaded.update(files)
+        self.examples.extend(added)
+        if not self.examples:
+            raise RuntimeError(f"no {self.split} examples under {', '.join(self.roots)}")
+        return len(added)
+
+    @property
+    def hours(self) -> float:
+        return sum(e.duration_s for e in self.examples) / 3600
+
+    def draw(self, rng: random.Random, batch_seconds: float) -> list[CachedExample]:
+        return draw_similar_lengths(rng, self.examples, batch_seconds)
