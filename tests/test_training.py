@@ -204,3 +204,24 @@ def test_decoder_training_on_cached_frames_learns_and_keeps_the_encoder(
     resumed.fit(max_steps=2)
     assert load_model(resumed.export()).transcribe(
         np.zeros(16000, dtype=np.float32), delay_ms=480).tokens
+
+
+def test_packing_joins_consecutive_examples_and_shifts_their_word_times(data_root: Path) -> None:
+    import random
+
+    from model.data.shards import read_shard
+    from model.training.feature_cache import packed
+
+    examples = list(read_shard(data_root / "train" / "shard-00000"))
+    joined = list(packed(examples, 12.0, random.Random(0)))
+    assert 1 < len(joined) < len(examples)
+    assert " ".join(e.text for e in joined) == " ".join(e.text for e in examples)
+    assert all(e.duration_s <= 12.0 or "+" not in e.id for e in joined)
+    first = next(e for e in joined if "+" in e.id)
+    parts = [next(x for x in examples if x.id == i) for i in first.id.split("+")]
+    assert [w.word for w in first.words] == first.text.split()
+    second_start = first.words[len(parts[0].words)].start_s
+    # The second utterance's words move by the first's length plus a 0.15-1.2 s pause.
+    shift = second_start - parts[1].words[0].start_s
+    assert parts[0].duration_s + 0.15 - 1e-3 <= shift <= parts[0].duration_s + 1.2 + 1e-3
+    assert all(a.start_s <= b.start_s for a, b in zip(first.words, first.words[1:]))

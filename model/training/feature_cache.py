@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,9 @@ from ..constants import (
     delay_steps,
     right_pad_steps,
 )
-from ..data.example import SAMPLE_RATE, TimedWord
+from ..data.augment.clip import Clip
+from ..data.augment.level import concatenate
+from ..data.example import SAMPLE_RATE, Example, TimedWord
 from ..data.shards import finished_shards, read_shard
 from ..frontend import log_mel
 from ..offline import pad_audio
@@ -78,20 +81,23 @@ class FeatureCache:
     """`<cache>/manifest.json` (the encoder's fingerprint) and one `.pt` file per data shard,
     written atomically, so building resumes shard by shard and new shards are added later."""
 
-    def __init__(self, directory: str | Path, net: VoxtralRealtime) -> None:
+    def __init__(self, directory: str | Path, net: VoxtralRealtime,
+                 pack_seconds: float = 0.0) -> None:
         self.dir = Path(directory)
         self.net = net
-        self.fingerprint = encoder_fingerprint(net)
+        self.pack_seconds = pack_seconds
+        settings = {"encoder_fingerprint": encoder_fingerprint(net), "pack_seconds": pack_seconds}
         manifest = self.dir / "manifest.json"
         if manifest.exists():
-            cached = json.loads(manifest.read_text())["encoder_fingerprint"]
-            if cached != self.fingerprint:
-                raise ValueError(f"{self.dir} holds frames of another encoder ({cached}, this "
-                                 f"one is {self.fingerprint}): delete it or name a new "
-                                 "feature_cache")
+            cached = json.loads(manifest.read_text())
+            if cached != settings:
+                what = "another encoder" if cached.get("encoder_fingerprint") != \
+                    settings["encoder_fingerprint"] else "other settings"
+                raise ValueError(f"{self.dir} holds frames of {what} ({cached}; asked for "
+                                 f"{settings}): delete it or name a new feature_cache")
         else:
             self.dir.mkdir(parents=True, exist_ok=True)
-            manifest.write_text(json.dumps({"encoder_fingerprint": self.fingerprint}) + "\n")
+            manifest.write_text(json.dumps(settings) + "\n")
 
     def shard_file(self, root: Path, split: str, shard: Path) -> Path:
         return self.dir / root.name / split / f"{shard.name}.pt"
@@ -105,17 +111,47 @@ class FeatureCache:
                 (done if target.exists() else todo).append((shard, target))
         for shard, target in tqdm(todo, desc=f"encoder frames ({split})", unit="shard",
                                   disable=not todo):
+            examples = [ex for ex in read_shard(shard) if ex.words and ex.duration_s <= max_seconds]
+            if self.pack_seconds:
+                rng = random.Random(f"{shard}")
+                examples = list(packed(examples, min(self.pack_seconds, max_seconds), rng))
             records = [{"id": ex.id, "text": ex.text, "words": [list(w) for w in ex.words],
                         "n_samples": len(ex.audio),
                         "frames": example_frames(self.net, ex.audio).to(torch.bfloat16)}
-                       for ex in read_shard(shard)
-                       if ex.words and ex.duration_s <= max_seconds]
+                       for ex in examples]
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_suffix(".tmp")
             torch.save(records, tmp)
             tmp.replace(target)
             done.append((shard, target))
         return [target for _, target in done]
+
+
+def packed(examples: list[Example], target_seconds: float, rng: random.Random
+           ) -> Iterator[Example]:
+    """Consecutive examples joined with 0.15-1.2 s pauses into examples of up to
+    `target_seconds`. Each example carries 2.56 s of left pad and up to 3.3 s of right pad:
+    on 3.6 s real utterances that is most of the compute, and joined speech is also what a
+    live stream looks like."""
+    group: list[Example] = []
+
+    def flush() -> Example:
+        if len(group) == 1:
+            return group[0]
+        clip = concatenate([Clip(e.audio, e.words) for e in group],
+                           [rng.uniform(0.15, 1.2) for _ in group[1:]])
+        return Example("+".join(e.id for e in group), clip.audio,
+                       " ".join(e.text for e in group), clip.words, {"packed": len(group)})
+
+    seconds = 0.0
+    for ex in examples:
+        if group and seconds + 1.2 + ex.duration_s > target_seconds:
+            yield flush()
+            group, seconds = [], 0.0
+        group.append(ex)
+        seconds += ex.duration_s + (1.2 if len(group) > 1 else 0.0)
+    if group:
+        yield flush()
 
 
 def load_cached(files: list[Path]) -> list[CachedExample]:
