@@ -225,3 +225,32 @@ def test_packing_joins_consecutive_examples_and_shifts_their_word_times(data_roo
     shift = second_start - parts[1].words[0].start_s
     assert parts[0].duration_s + 0.15 - 1e-3 <= shift <= parts[0].duration_s + 1.2 + 1e-3
     assert all(a.start_s <= b.start_s for a, b in zip(first.words, first.words[1:]))
+    from model.training.dataset import ExamplePool
+
+    pool = ExamplePool([str(data_root)], 30.0, pack_seconds=12.0)
+    pool.reload()
+    assert [e.text for e in pool.examples] == [e.text for e in joined]  # same seed per shard
+
+
+def test_batches_mark_the_encoder_frames_of_real_audio(data_root: Path) -> None:
+    import torch
+
+    from model.constants import N_LEFT_PAD_STEPS
+    from model.data.shards import read_shard
+    from model.training.batches import make_batch
+    from model.training.distill import distill_loss
+
+    examples = list(read_shard(data_root / "train" / "shard-00000"))[:2]
+    batch = make_batch(examples, TextTokenizer(TOKENIZER), [480, 2400], n_mels=80)
+    first = N_LEFT_PAD_STEPS * 4
+    for row, ex in zip(batch.speech_frames, examples, strict=True):
+        marked = row.nonzero().flatten()
+        assert marked[0] == first
+        assert len(marked) == -(-len(ex.audio) // 320)  # 20 ms frames, the last one partial
+        assert bool(row[first : first + len(marked)].all())
+    # Distillation over speech frames only: differences in the padding do not count.
+    teacher = torch.randn(2, batch.speech_frames.shape[1], 8)
+    student = torch.roll(teacher, 3, dims=1)  # student frame t + 3 == teacher frame t
+    student[:, 3 : 3 + first] = -teacher[:, :first]  # ...except over the left pad
+    assert distill_loss(student, teacher, 3, batch.speech_frames) < 1e-5
+    assert distill_loss(student, teacher, 3) > 0.1

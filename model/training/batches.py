@@ -11,6 +11,7 @@ import torch
 from ..constants import (
     ALLOWED_DELAYS_MS,
     ENCODER_FRAMES_PER_STEP,
+    N_LEFT_PAD_STEPS,
     SAMPLES_PER_STEP,
     STREAMING_PAD_ID,
 )
@@ -29,6 +30,7 @@ class Batch:
     n_delay: torch.Tensor  # (B,)
     mel: torch.Tensor | None = None  # (B, n_mels, 8 * N)
     frames: torch.Tensor | None = None  # (B, 4 * N, enc_dim): cached encoder frames instead
+    speech_frames: torch.Tensor | None = None  # (B, 4 * N) bool: encoder frames of real audio
 
     @property
     def n_label_tokens(self) -> int:
@@ -44,7 +46,7 @@ def make_batch(examples: Sequence[Example], tokenizer: TextTokenizer,
     """Each example padded exactly as at inference (left pad, right pad for its delay), then
     right-padded with zeros / ignored labels to the longest in the batch. Causality makes
     the trailing padding invisible to the real positions."""
-    signals, sequences = [], []
+    signals, sequences, audio_lengths = [], [], []
     for ex, delay_ms in zip(examples, delays_ms, strict=True):
         seq_audio = pad_audio(ex.audio, delay_ms // 80)
         sequence = _aligned_or_none(tokenizer, ex.words, len(seq_audio) // SAMPLES_PER_STEP,
@@ -52,9 +54,16 @@ def make_batch(examples: Sequence[Example], tokenizer: TextTokenizer,
         if sequence is not None:
             sequences.append(sequence)
             signals.append(torch.from_numpy(seq_audio))
+            audio_lengths.append(len(ex.audio))
     audio = _stack_padded(signals, "no example in the batch fits its token schedule")
-    return _with_tokens(sequences, audio.shape[1] // SAMPLES_PER_STEP,
-                        mel=log_mel(audio, n_mels))
+    n = audio.shape[1] // SAMPLES_PER_STEP
+    # Encoder frames (20 ms) holding real audio: after the left pad, up to the audio's end.
+    frame_samples = SAMPLES_PER_STEP // ENCODER_FRAMES_PER_STEP
+    index = torch.arange(n * ENCODER_FRAMES_PER_STEP)
+    first = N_LEFT_PAD_STEPS * ENCODER_FRAMES_PER_STEP
+    ends = torch.tensor([first - (-length // frame_samples) for length in audio_lengths])
+    speech = (index[None] >= first) & (index[None] < ends[:, None])
+    return _with_tokens(sequences, n, mel=log_mel(audio, n_mels), speech_frames=speech)
 
 
 def make_cached_batch(examples: Sequence[CachedExample], tokenizer: TextTokenizer,

@@ -47,8 +47,8 @@ class TrainConfig:
     # frozen at its loaded weights and only the adapter and decoder train, several times
     # faster per second of audio. Built on first use; bound to the encoder's weights.
     feature_cache: str | None = None
-    # With feature_cache: consecutive examples of a shard are joined into examples of up to
-    # this many seconds before encoding (fewer pad positions per second of speech).
+    # Consecutive examples of a shard are joined into examples of up to this many seconds
+    # (fewer pad positions per second of speech; long-form speech, as a live stream is).
     pack_seconds: float = 0.0
     delays_ms: list[int] = field(default_factory=lambda: list(ALLOWED_DELAYS_MS))
     save_every: int = 100  # resumable state + weight snapshot

@@ -57,8 +57,16 @@ class WhisperTeacher:
         return self.encoder.transformer.norm(x)
 
 
-def distill_loss(student: torch.Tensor, teacher: torch.Tensor, shift: int) -> torch.Tensor:
-    """Mean 1 - cosine between student frame t + shift and teacher frame t."""
+def distill_loss(student: torch.Tensor, teacher: torch.Tensor, shift: int,
+                 speech_frames: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean 1 - cosine between student frame t + shift and teacher frame t, over the frames t
+    marked in `speech_frames` (B, T) when given: silent padding is easy to match and would
+    hide how far apart the two are on speech (measured on real held-out speech at step 1,000:
+    cosine 0.86 over all frames, 0.73 over speech frames)."""
     t = min(student.shape[1], teacher.shape[1]) - shift
     s, k = student[:, shift : shift + t].float(), teacher[:, :t].float()
-    return (1 - F.cosine_similarity(s, k, dim=-1)).mean()
+    distance = 1 - F.cosine_similarity(s, k, dim=-1)
+    if speech_frames is None:
+        return distance.mean()
+    weights = speech_frames[:, :t].float()
+    return (distance * weights).sum() / weights.sum().clamp(min=1.0)

@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,14 +28,12 @@ from ..constants import (
     delay_steps,
     right_pad_steps,
 )
-from ..data.augment.clip import Clip
-from ..data.augment.level import concatenate
-from ..data.example import SAMPLE_RATE, Example, TimedWord
+from ..data.example import SAMPLE_RATE, TimedWord
 from ..data.shards import finished_shards, read_shard
 from ..frontend import log_mel
 from ..offline import pad_audio
 from ..voxtral import VoxtralRealtime
-from .dataset import draw_similar_lengths
+from .dataset import draw_similar_lengths, packed
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +110,8 @@ class FeatureCache:
                                   disable=not todo):
             examples = [ex for ex in read_shard(shard) if ex.words and ex.duration_s <= max_seconds]
             if self.pack_seconds:
-                rng = random.Random(f"{shard}")
-                examples = list(packed(examples, min(self.pack_seconds, max_seconds), rng))
+                examples = list(packed(examples, min(self.pack_seconds, max_seconds),
+                                       random.Random(str(shard))))
             records = [{"id": ex.id, "text": ex.text, "words": [list(w) for w in ex.words],
                         "n_samples": len(ex.audio),
                         "frames": example_frames(self.net, ex.audio).to(torch.bfloat16)}
@@ -125,33 +122,6 @@ class FeatureCache:
             tmp.replace(target)
             done.append((shard, target))
         return [target for _, target in done]
-
-
-def packed(examples: list[Example], target_seconds: float, rng: random.Random
-           ) -> Iterator[Example]:
-    """Consecutive examples joined with 0.15-1.2 s pauses into examples of up to
-    `target_seconds`. Each example carries 2.56 s of left pad and up to 3.3 s of right pad:
-    on 3.6 s real utterances that is most of the compute, and joined speech is also what a
-    live stream looks like."""
-    group: list[Example] = []
-
-    def flush() -> Example:
-        if len(group) == 1:
-            return group[0]
-        clip = concatenate([Clip(e.audio, e.words) for e in group],
-                           [rng.uniform(0.15, 1.2) for _ in group[1:]])
-        return Example("+".join(e.id for e in group), clip.audio,
-                       " ".join(e.text for e in group), clip.words, {"packed": len(group)})
-
-    seconds = 0.0
-    for ex in examples:
-        if group and seconds + 1.2 + ex.duration_s > target_seconds:
-            yield flush()
-            group, seconds = [], 0.0
-        group.append(ex)
-        seconds += ex.duration_s + (1.2 if len(group) > 1 else 0.0)
-    if group:
-        yield flush()
 
 
 def load_cached(files: list[Path]) -> list[CachedExample]:

@@ -151,7 +151,8 @@ class Trainer:
             self.pool = CachedPool(FeatureCache(cfg.feature_cache, self.net, cfg.pack_seconds),
                                    cfg.synthetic_roots, cfg.max_example_seconds)
         else:
-            self.pool = ExamplePool(cfg.synthetic_roots, cfg.max_example_seconds)
+            self.pool = ExamplePool(cfg.synthetic_roots, cfg.max_example_seconds,
+                                    pack_seconds=cfg.pack_seconds)
 
     # ---- persistence ----
 
@@ -270,7 +271,8 @@ class Trainer:
         if self.teacher is not None:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
                 target = self.teacher.frames(batch.mel)
-            distill = distill_loss(frames, target, self.cfg.distill_shift_frames)
+            distill = distill_loss(frames, target, self.cfg.distill_shift_frames,
+                                   batch.speech_frames)
             loss = loss + self.cfg.distill_weight * distill
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
