@@ -24,11 +24,14 @@ from .frontend import log_mel
 from .voxtral import VoxtralRealtime
 
 
+def padded_positions(n_samples: int, n_delay: int) -> int:
+    """80 ms positions of a signal after pad_audio: left pad, audio, right pad."""
+    return N_LEFT_PAD_STEPS + -(-n_samples // SAMPLES_PER_STEP) + right_pad_steps(n_delay)
+
+
 def pad_audio(audio: np.ndarray, n_delay: int) -> np.ndarray:
     """Left pad, then zeros to a whole step, then the right pad that flushes the delay."""
-    n_steps = -(-len(audio) // SAMPLES_PER_STEP)
-    total = (N_LEFT_PAD_STEPS + n_steps + right_pad_steps(n_delay)) * SAMPLES_PER_STEP
-    out = np.zeros(total, dtype=np.float32)
+    out = np.zeros(padded_positions(len(audio), n_delay) * SAMPLES_PER_STEP, dtype=np.float32)
     start = N_LEFT_PAD_STEPS * SAMPLES_PER_STEP
     out[start : start + len(audio)] = audio
     return out

@@ -210,7 +210,7 @@ def test_packing_joins_consecutive_examples_and_shifts_their_word_times(data_roo
     import random
 
     from model.data.shards import read_shard
-    from model.training.feature_cache import packed
+    from model.training.dataset import packed
 
     examples = list(read_shard(data_root / "train" / "shard-00000"))
     joined = list(packed(examples, 12.0, random.Random(0)))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 from ..data.augment.clip import Clip
 from ..data.augment.level import concatenate
@@ -14,8 +13,6 @@ from ..data.example import Example
 from ..data.shards import finished_shards, read_shard
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")  # anything with a duration_s
 
 
 class ExamplePool:
@@ -28,7 +25,7 @@ class ExamplePool:
         self.max_seconds = max_seconds
         self.split = split
         self.pack_seconds = pack_seconds
-        self.examples: list[Example] = []
+        self.examples: list = []  # Example, or CachedExample in CachedPool
         self._loaded: set[Path] = set()
 
     def reload(self) -> int:
@@ -38,38 +35,43 @@ class ExamplePool:
                 if shard in self._loaded:
                     continue
                 self._loaded.add(shard)
-                examples = [ex for ex in read_shard(shard)
-                            if ex.words and ex.duration_s <= self.max_seconds]
-                if self.pack_seconds:
-                    examples = list(packed(examples, min(self.pack_seconds, self.max_seconds),
-                                           random.Random(str(shard))))
+                examples = shard_examples(shard, self.max_seconds, self.pack_seconds)
                 self.examples.extend(examples)
                 added += len(examples)
+        self._require_examples()
+        return added
+
+    def _require_examples(self) -> None:
         if not self.examples:
             raise RuntimeError(f"no {self.split} examples under {', '.join(map(str, self.roots))}")
-        return added
 
     @property
     def hours(self) -> float:
         return sum(e.duration_s for e in self.examples) / 3600
 
-    def draw(self, rng: random.Random, batch_seconds: float) -> list[Example]:
-        return draw_similar_lengths(rng, self.examples, batch_seconds)
+    def draw(self, rng: random.Random, batch_seconds: float) -> list:
+        """Examples of similar length (less padding): a random anchor, then neighbours."""
+        anchor = rng.choice(self.examples).duration_s
+        near = [e for e in rng.sample(self.examples, min(len(self.examples), 256))
+                if 0.6 * anchor <= e.duration_s <= 1.4 * anchor + 1]
+        batch, total = [], 0.0
+        for e in near:
+            if batch and total + e.duration_s > batch_seconds:
+                break
+            batch.append(e)
+            total += e.duration_s
+        return batch
 
 
-def draw_similar_lengths(rng: random.Random, examples: Sequence[T], batch_seconds: float
-                         ) -> list[T]:
-    """Examples of similar length (less padding): a random anchor, then neighbours."""
-    anchor = rng.choice(examples).duration_s
-    near = [e for e in rng.sample(examples, min(len(examples), 256))
-            if 0.6 * anchor <= e.duration_s <= 1.4 * anchor + 1]
-    batch, total = [], 0.0
-    for e in near:
-        if batch and total + e.duration_s > batch_seconds:
-            break
-        batch.append(e)
-        total += e.duration_s
-    return batch
+def shard_examples(shard: Path, max_seconds: float, pack_seconds: float = 0.0
+                   ) -> list[Example]:
+    """A shard's examples with word timings and at most `max_seconds` long, packed (in a
+    fixed order per shard) when `pack_seconds` is set."""
+    examples = [ex for ex in read_shard(shard) if ex.words and ex.duration_s <= max_seconds]
+    if pack_seconds:
+        examples = list(packed(examples, min(pack_seconds, max_seconds),
+                               random.Random(str(shard))))
+    return examples
 
 
 def packed(examples: list[Example], target_seconds: float, rng: random.Random

@@ -12,30 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from ..constants import (
-    ALLOWED_DELAYS_MS,
-    ENCODER_FRAMES_PER_STEP,
-    N_LEFT_PAD_STEPS,
-    SAMPLES_PER_STEP,
-    delay_steps,
-    right_pad_steps,
-)
+from ..constants import ALLOWED_DELAYS_MS, ENCODER_FRAMES_PER_STEP, delay_steps
 from ..data.example import SAMPLE_RATE, TimedWord
-from ..data.shards import finished_shards, read_shard
+from ..data.shards import finished_shards
 from ..frontend import log_mel
-from ..offline import pad_audio
+from ..offline import pad_audio, padded_positions
 from ..voxtral import VoxtralRealtime
-from .dataset import draw_similar_lengths, packed
-
-log = logging.getLogger(__name__)
+from .dataset import ExamplePool, shard_examples
 
 LONGEST_DELAY_STEPS = delay_steps(max(ALLOWED_DELAYS_MS))
 
@@ -54,9 +43,7 @@ class CachedExample:
 
     def frames_for(self, n_delay: int) -> torch.Tensor:
         """The frames of the signal padded for `n_delay` (offline.pad_audio's length)."""
-        n_steps = -(-self.n_samples // SAMPLES_PER_STEP)
-        n_positions = N_LEFT_PAD_STEPS + n_steps + right_pad_steps(n_delay)
-        return self.frames[: n_positions * ENCODER_FRAMES_PER_STEP]
+        return self.frames[: padded_positions(self.n_samples, n_delay) * ENCODER_FRAMES_PER_STEP]
 
 
 def encoder_fingerprint(net: VoxtralRealtime) -> str:
@@ -99,7 +86,7 @@ class FeatureCache:
     def shard_file(self, root: Path, split: str, shard: Path) -> Path:
         return self.dir / root.name / split / f"{shard.name}.pt"
 
-    def build(self, roots: list[str], split: str, max_seconds: float) -> list[Path]:
+    def build(self, roots: list[str] | list[Path], split: str, max_seconds: float) -> list[Path]:
         """Encode every finished shard not cached yet; returns all cached shard files."""
         todo, done = [], []
         for root in map(Path, roots):
@@ -108,10 +95,7 @@ class FeatureCache:
                 (done if target.exists() else todo).append((shard, target))
         for shard, target in tqdm(todo, desc=f"encoder frames ({split})", unit="shard",
                                   disable=not todo):
-            examples = [ex for ex in read_shard(shard) if ex.words and ex.duration_s <= max_seconds]
-            if self.pack_seconds:
-                examples = list(packed(examples, min(self.pack_seconds, max_seconds),
-                                       random.Random(str(shard))))
+            examples = shard_examples(shard, max_seconds, self.pack_seconds)
             records = [{"id": ex.id, "text": ex.text, "words": [list(w) for w in ex.words],
                         "n_samples": len(ex.audio),
                         "frames": example_frames(self.net, ex.audio).to(torch.bfloat16)}
@@ -133,17 +117,14 @@ def load_cached(files: list[Path]) -> list[CachedExample]:
     return examples
 
 
-class CachedPool:
-    """ExamplePool's counterpart over cached frames (same draw, same reload-on-demand)."""
+class CachedPool(ExamplePool):
+    """ExamplePool over cached frames: the same draw, and shards added later are encoded and
+    loaded on reload."""
 
     def __init__(self, cache: FeatureCache, roots: list[str], max_seconds: float,
                  split: str = "train") -> None:
+        super().__init__(roots, max_seconds, split, cache.pack_seconds)
         self.cache = cache
-        self.roots = roots
-        self.max_seconds = max_seconds
-        self.split = split
-        self.examples: list[CachedExample] = []
-        self._loaded: set[Path] = set()
 
     def reload(self) -> int:
         files = [f for f in self.cache.build(self.roots, self.split, self.max_seconds)
@@ -151,13 +132,5 @@ class CachedPool:
         added = load_cached(files)
         self._loaded.update(files)
         self.examples.extend(added)
-        if not self.examples:
-            raise RuntimeError(f"no {self.split} examples under {', '.join(self.roots)}")
+        self._require_examples()
         return len(added)
-
-    @property
-    def hours(self) -> float:
-        return sum(e.duration_s for e in self.examples) / 3600
-
-    def draw(self, rng: random.Random, batch_seconds: float) -> list[CachedExample]:
-        return draw_similar_lengths(rng, self.examples, batch_seconds)

@@ -125,14 +125,14 @@ class Trainer:
         self.run = Path(run_dir)
         self.run.mkdir(parents=True, exist_ok=True)
         (self.run / "snapshots").mkdir(exist_ok=True)
-        cfg.save(self.run / "config.json")
-        torch.set_num_threads(cfg.threads)
         if cfg.bf16 and torch.backends.cpu.get_cpu_capability() in ("DEFAULT", "NO AVX", "AVX2"):
             # Without AVX-512 bfloat16 matmuls are emulated: measured 1 vs 42 GFLOP/s (fp32)
             # on an AVX2 EPYC core.
             log.warning("bf16 asked for, but this CPU (%s) has no native bfloat16 matmul: "
                         "training in float32", torch.backends.cpu.get_cpu_capability())
             cfg.bf16 = False
+        cfg.save(self.run / "config.json")  # as run
+        torch.set_num_threads(cfg.threads)
         self.tokenizer = TextTokenizer(cfg.tokenizer)
         self.net = init_network(cfg, self.tokenizer)
         if cfg.feature_cache:
