@@ -112,6 +112,27 @@ def test_portable_weights_continue_a_run_on_a_fresh_machine(data_root: Path,
     assert second.step == 5
 
 
+def test_a_run_continues_from_an_exported_bf16_checkpoint(data_root: Path,
+                                                          tmp_path: Path) -> None:
+    import torch
+
+    cfg = TrainConfig(preset="tiny", tokenizer=str(TOKENIZER), synthetic_roots=[str(data_root)],
+                      dev_root=None, batch_seconds=8, warmup_steps=1, total_steps=20,
+                      save_every=100, threads=1, delays_ms=[480], average_last=1)
+    first = Trainer(cfg, tmp_path / "a")
+    first.fit(max_steps=3)  # saves at the end: the export is step 3's weights
+    shipped = first.export(tmp_path / "shipped", dtype=torch.bfloat16)
+    cfg.resume_portable = str(shipped)
+    second = Trainer(cfg, tmp_path / "b")
+    assert second.step == 3
+    for (name, a), b in zip(first.net.state_dict().items(), second.net.state_dict().values(),
+                            strict=True):
+        assert b.dtype == torch.float32, name
+        assert torch.equal(a.to(torch.bfloat16).float(), b), name
+    second.fit(max_steps=2)
+    assert second.step == 5
+
+
 def test_ctc_loss_prefers_the_spoken_tokens_in_order() -> None:
     import torch
 

@@ -206,11 +206,19 @@ class Trainer:
         return out
 
     def load_portable(self, directory: Path) -> None:
-        state: dict[str, torch.Tensor] = {}
-        for part in sorted(directory.glob("weights-*.safetensors")):
-            state |= load_file(part)
+        """Continue from `save_portable`'s files, or from an exported checkpoint (e.g. the
+        shipped default, bf16: the optimiser restarts anyway, so one copy in the repository
+        serves both the server and the next session's training)."""
+        if (directory / "training.json").exists():
+            state = load_network(directory).state_dict()
+            progress = directory / "training.json"
+        else:
+            state = {}
+            for part in sorted(directory.glob("weights-*.safetensors")):
+                state |= load_file(part)
+            progress = directory / "progress.json"
         self.net.load_state_dict(state)
-        self.step = json.loads((directory / "progress.json").read_text())["step"]
+        self.step = json.loads(progress.read_text())["step"]
         self._rewarmup_until = self.step + self.cfg.rewarmup_steps
         log.info("continued from portable weights %s at step %d", directory, self.step)
 
