@@ -17,7 +17,8 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 if [ "${1:-}" = "--dev" ]; then
   "${pip[@]}" -e ".[dev,train,peers,plot]"
   apt_packages=(chromium chromium-driver espeak-ng flite festival festvox-kallpc16k
-                festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all ffmpeg libportaudio2)
+                festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all ffmpeg libportaudio2
+                libjemalloc2)
   missing=()
   for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -20,6 +20,12 @@ def keep_freed_memory_returnable() -> None:
         pass  # not glibc: nothing to tune
 
 
+def malloc_in_use() -> str:
+    """"jemalloc" when the `streamscribe` command preloaded it (see streamscribe_cli)."""
+    maps = Path("/proc/self/maps")
+    return "jemalloc" if maps.exists() and "libjemalloc" in maps.read_text() else "system"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="streamscribe train",
@@ -45,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
                              "45 MB (commit them; a recipe's resume_portable continues from "
                              "them on a fresh machine)")
     ns = parser.parse_args(argv)
-    keep_freed_memory_returnable()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    allocator = malloc_in_use()
+    if allocator == "system":
+        keep_freed_memory_returnable()
+    logging.getLogger(__name__).info("memory allocator: %s", allocator)
     from .trainer import Trainer
 
     trainer = Trainer(TrainConfig.load(ns.config), Path(ns.run_dir))
