@@ -49,9 +49,8 @@ RUN pip install --no-deps . \
     && useradd --create-home --uid 10001 streamscribe
 
 USER streamscribe
-# The untrained placeholder (used while no trained default model ships in model/default/)
-# is written to ~/.cache on first start; build it now so the container starts fast.
-RUN python -c "from model import default_model_dir; default_model_dir()"
+# The embedded default model (model/default/) must be in the installed package.
+RUN python -c "from model import DEFAULT_MODEL_DIR as d, default_model_dir as f; assert f() == d"
 
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
