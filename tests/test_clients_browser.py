@@ -165,20 +165,34 @@ def stream_cli_json(wav: Path, url: str) -> dict[str, Any]:
     return json.loads(run.stdout)
 
 
-def aligned_snr_db(sent: np.ndarray, speech: np.ndarray) -> float:
-    """SNR of the speech inside what the page sent, at the best lag (the fake microphone may
-    start a few ms into the file or after some silence)."""
+def best_lag(sent: np.ndarray, speech: np.ndarray) -> int:
+    """sent[i + lag] ~ speech[i] (the fake microphone may start a few ms into the file or
+    after some silence)."""
     size = 1 << int(np.ceil(np.log2(len(sent) + len(speech))))
     corr = np.fft.irfft(np.fft.rfft(sent, size) * np.conj(np.fft.rfft(speech, size)), size)
     lag = int(np.argmax(np.abs(corr)))
-    lag = lag if lag < size // 2 else lag - size  # sent[i + lag] ~ speech[i]
-    a = sent[max(0, lag) :]
-    b = speech[max(0, -lag) :]
-    n = min(len(a), len(b))
-    a, b = a[:n], b[:n]
-    gain = float(np.dot(a, b) / np.dot(b, b))
-    err = a - gain * b
-    return float(10 * np.log10(np.sum((gain * b) ** 2) / np.sum(err**2)))
+    return lag if lag < size // 2 else lag - size
+
+
+def aligned_snr_db(sent: np.ndarray, speech: np.ndarray, segment_s: float = 0.5,
+                   reach_s: float = 0.25) -> float:
+    """Median over half-second pieces of the SNR of the speech inside what the page sent,
+    each piece aligned on its own near the global lag: under CPU load Chromium's fake
+    microphone drops or repeats a few ms, which misaligns everything after it for a single
+    global alignment and ruins the piece it falls in."""
+    lag, seg, reach = best_lag(sent, speech), int(segment_s * 16000), int(reach_s * 16000)
+    snrs = []
+    for start in range(0, len(speech) - seg + 1, seg):
+        b = speech[start : start + seg]
+        lo = max(0, start + lag - reach)
+        window = sent[lo : start + lag + reach + seg]
+        if len(window) < seg or float(np.dot(b, b)) < 1e-4:
+            continue  # past the end of what was sent, or silence: nothing to compare
+        k = int(np.argmax(np.abs(np.correlate(window, b, "valid"))))
+        a = window[k : k + seg]
+        gain = float(np.dot(a, b) / np.dot(b, b))
+        snrs.append(10 * np.log10(np.sum((gain * b) ** 2) / np.sum((a - gain * b) ** 2)))
+    return float(np.median(snrs))
 
 
 def test_page_transcribes_the_fake_microphone(
@@ -232,7 +246,7 @@ def test_page_transcribes_the_fake_microphone(
     assert rate == 16000
     assert abs(len(sent) / 16000 - s["frames"] * 0.08) < 0.1
     # The speech survived capture and browser-rate -> 16 kHz resampling: ~24 dB when the
-    # machine is idle, 14 dB seen under load (fake-capture glitches); unrelated audio is ~0 dB.
+    # machine is idle; unrelated audio is below 0 dB.
     assert aligned_snr_db(sent, speech) > 10.0
 
     # the server transcribes those exact bytes the same way through the file client
