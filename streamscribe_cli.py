@@ -23,22 +23,21 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 # them in again next step (125k page faults/s, half the CPU in the kernel, on this 2-core
 # machine); jemalloc that keeps its pages made a training step 1.6x faster. Debian:
 # libjemalloc2. STREAMSCRIBE_ALLOCATOR=system opts out.
-JEMALLOC_COMMANDS = {"train": "dirty_decay_ms:-1,muzzy_decay_ms:-1"}
+JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"  # keep freed pages: steps reuse them
 JEMALLOC_PATHS = ["/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
                   "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2", "/usr/lib/libjemalloc.so.2"]
 
 
 def _reexec_with_jemalloc(argv: list[str]) -> None:
     """Restart this command with jemalloc preloaded, when it helps and is installed."""
-    conf = JEMALLOC_COMMANDS.get(argv[0])
-    if conf is None or os.environ.get("STREAMSCRIBE_ALLOCATOR") == "system" \
+    if argv[0] != "train" or os.environ.get("STREAMSCRIBE_ALLOCATOR") == "system" \
             or "jemalloc" in os.environ.get("LD_PRELOAD", ""):
         return
     library = next((p for p in JEMALLOC_PATHS if Path(p).exists()), None)
     if library is None:
         return
     preload = " ".join(filter(None, [library, os.environ.get("LD_PRELOAD")]))
-    env = {**os.environ, "LD_PRELOAD": preload, "MALLOC_CONF": conf}
+    env = {**os.environ, "LD_PRELOAD": preload, "MALLOC_CONF": JEMALLOC_CONF}
     os.execve(sys.executable, [sys.executable, "-m", "streamscribe_cli", *argv], env)
 
 

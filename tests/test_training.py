@@ -43,6 +43,14 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def quick_config(data_root: Path, **overrides: object) -> TrainConfig:
+    """A few-second tiny run at one delay, for tests of how runs continue and start."""
+    fields = dict(preset="tiny", tokenizer=str(TOKENIZER), synthetic_roots=[str(data_root)],
+                  dev_root=None, batch_seconds=8, warmup_steps=1, total_steps=20,
+                  save_every=100, threads=1, delays_ms=[480])
+    return TrainConfig(**(fields | overrides))  # type: ignore[arg-type]
+
+
 def test_word_tokens_land_at_word_start(data_root: Path) -> None:
     tokenizer = TextTokenizer(TOKENIZER)
     index = [json.loads(line) for line in
@@ -95,9 +103,7 @@ def test_tiny_training_job_learns_resumes_and_exports(data_root: Path, tmp_path:
 
 def test_portable_weights_continue_a_run_on_a_fresh_machine(data_root: Path,
                                                             tmp_path: Path) -> None:
-    cfg = TrainConfig(preset="tiny", tokenizer=str(TOKENIZER), synthetic_roots=[str(data_root)],
-                      dev_root=None, batch_seconds=8, warmup_steps=1, total_steps=20,
-                      save_every=100, threads=1, delays_ms=[480])
+    cfg = quick_config(data_root)
     first = Trainer(cfg, tmp_path / "a")
     first.fit(max_steps=3)
     portable = first.save_portable(tmp_path / "portable", max_part_bytes=100_000)
@@ -116,9 +122,7 @@ def test_a_run_continues_from_an_exported_bf16_checkpoint(data_root: Path,
                                                           tmp_path: Path) -> None:
     import torch
 
-    cfg = TrainConfig(preset="tiny", tokenizer=str(TOKENIZER), synthetic_roots=[str(data_root)],
-                      dev_root=None, batch_seconds=8, warmup_steps=1, total_steps=20,
-                      save_every=100, threads=1, delays_ms=[480], average_last=1)
+    cfg = quick_config(data_root, average_last=1)
     first = Trainer(cfg, tmp_path / "a")
     first.fit(max_steps=3)  # saves at the end: the export is step 3's weights
     shipped = first.export(tmp_path / "shipped", dtype=torch.bfloat16)
@@ -290,10 +294,7 @@ def test_train_command_runs_under_jemalloc(data_root: Path, tmp_path: Path) -> N
     if not any(Path(p).exists() for p in JEMALLOC_PATHS):
         pytest.skip("libjemalloc2 not installed (scripts/setup.sh --dev installs it)")
     config = tmp_path / "tiny.json"
-    config.write_text(json.dumps({
-        "preset": "tiny", "tokenizer": str(TOKENIZER), "synthetic_roots": [str(data_root)],
-        "dev_root": None, "batch_seconds": 8, "warmup_steps": 1, "total_steps": 2,
-        "threads": 1, "delays_ms": [480]}))
+    quick_config(data_root, total_steps=2).save(config)
     repo = Path(__file__).resolve().parents[1]
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "MALLOC_CONF")}
     run = subprocess.run(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import multiprocessing as mp
 import time
 import zlib
 from pathlib import Path
@@ -23,6 +22,7 @@ from model.data.augment.clip import Clip
 from model.data.augment.level import concatenate
 from model.data.augment.policy import AugmentPolicy
 from model.data.example import Example
+from model.data.processes import map_jobs
 from model.data.shards import ShardWriter, shard_dir
 from model.data.text_sources import cached_sentences
 from model.data.tts import available_voices, synthesize
@@ -134,12 +134,7 @@ def build(out: Path, split: str, hours: float, seed: int, workers: int,
     start = time.time()
     total = 0.0
     with tqdm(total=len(todo), desc=split, unit="shard") as bar:
-        if workers <= 1:
-            results = map(_build_shard_args, jobs)
-        else:
-            pool = mp.get_context("spawn").Pool(workers)
-            results = pool.imap_unordered(_build_shard_args, jobs)
-        for seconds in results:
+        for seconds in map_jobs(_build_shard_args, jobs, workers, ordered=False):
             total += seconds
             bar.update(1)
             speed = total / (time.time() - start)

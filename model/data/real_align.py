@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import logging
-import multiprocessing as mp
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from model.data.example import SAMPLE_RATE, Example, TimedWord
+from model.data.processes import map_jobs
 from model.data.real_train import iter_real_train
 from model.data.shards import ShardWriter, iter_examples, shard_dir
 from model.data.shared_paths import TRAIN_REAL
@@ -143,12 +143,8 @@ def main(argv: list[str] | None = None) -> None:
             for index, start in enumerate(range(0, len(items), SHARD_SIZE))]
     skipped = 0
     with tqdm(total=len(examples), desc="align", unit="utt") as bar:
-        if args.workers <= 1:
-            results = map(_align_shard, jobs)
-        else:
-            pool = mp.get_context("spawn").Pool(args.workers)
-            results = pool.imap(_align_shard, jobs)
-        for (batch, *_), shard_skipped in zip(jobs, results, strict=True):
+        for (batch, *_), shard_skipped in zip(jobs, map_jobs(_align_shard, jobs, args.workers),
+                                              strict=True):
             skipped += shard_skipped
             bar.update(len(batch))
     counters = {name: -(-len(items) // SHARD_SIZE) for name, items in splits.items()}
