@@ -231,6 +231,37 @@ def test_decoder_training_on_cached_frames_learns_and_keeps_the_encoder(
         np.zeros(16000, dtype=np.float32), delay_ms=480).tokens
 
 
+def test_encoder_only_training_learns_ctc_and_keeps_the_decoder(data_root: Path,
+                                                                tmp_path: Path) -> None:
+    import torch
+
+    cfg = quick_config(data_root, lr=3e-3, warmup_steps=2, total_steps=40, ctc_weight=1.0,
+                       encoder_only=True, batch_seconds=12)
+    trainer = Trainer(cfg, tmp_path / "run")
+    with torch.no_grad():
+        # A trained decoder's embedding (norm ~1.7 in the shipped default), not the random
+        # init's ~0.1: the frozen final norm caps CTC's logits at |embedding| * sqrt(dim).
+        trainer.net.tok_embeddings.weight.mul_(20)
+    before = {k: v.clone() for k, v in trainer.net.state_dict().items()}
+    trainer.fit(max_steps=20)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert np.mean([r["ctc"] for r in rows[-4:]]) < 0.8 * np.mean([r["ctc"] for r in rows[:3]])
+    trained = ("mm_streams_embeddings.embedding_module.whisper_encoder.",
+               "mm_streams_embeddings.embedding_module.audio_language_projection.")
+    after = trainer.net.state_dict()
+    assert any(not torch.equal(after[k], before[k]) for k in after if k.startswith(trained))
+    for name in after:
+        if not name.startswith(trained):  # the decoder and the tied embedding CTC reads
+            assert torch.equal(after[name], before[name]), name
+
+
+def test_encoder_only_needs_an_encoder_loss(tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"encoder_only": True}))
+    with pytest.raises(ValueError, match="encoder_only"):
+        TrainConfig.load(recipe)
+
+
 def test_packing_joins_consecutive_examples_and_shifts_their_word_times(data_root: Path) -> None:
     import random
 

@@ -47,6 +47,11 @@ class TrainConfig:
     # frozen at its loaded weights and only the adapter and decoder train, several times
     # faster per second of audio. Built on first use; bound to the encoder's weights.
     feature_cache: str | None = None
+    # Train only the encoder and the adapter, on `distill_weight` and `ctc_weight` (the
+    # decoder and the tied embedding that scores CTC stay frozen, so the decoder still reads
+    # the adapter's output space): the stage that improves the acoustic encoder at the
+    # encoder's cost alone, without the decoder's forward and backward.
+    encoder_only: bool = False
     # Consecutive examples of a shard are joined into examples of up to this many seconds
     # (fewer pad positions per second of speech; long-form speech, as a live stream is).
     pack_seconds: float = 0.0
@@ -71,6 +76,9 @@ class TrainConfig:
         if cfg.feature_cache and cfg.distill_weight:
             raise ValueError(f"{path}: distill_weight trains the encoder, which feature_cache "
                              "freezes; set one of them")
+        if cfg.encoder_only and (cfg.feature_cache or not (cfg.distill_weight or cfg.ctc_weight)):
+            raise ValueError(f"{path}: encoder_only trains the encoder on distill_weight and "
+                             "ctc_weight; it needs one of them and no feature_cache")
         return cfg
 
     def save(self, path: str | Path) -> None:

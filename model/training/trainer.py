@@ -137,6 +137,10 @@ class Trainer:
         self.net = init_network(cfg, self.tokenizer)
         if cfg.feature_cache:
             self.net.encoder.requires_grad_(False)  # before the optimiser sees it
+        if cfg.encoder_only:
+            self.net.requires_grad_(False)
+            self.net.encoder.requires_grad_(True)
+            self.net.adapter.requires_grad_(True)
         self.opt = torch.optim.AdamW(param_groups(self.net, cfg), lr=cfg.lr,
                                      betas=(0.9, 0.98), eps=1e-8)
         self.step = 0
@@ -269,9 +273,11 @@ class Trainer:
             frames = batch.frames.float() if batch.frames is not None else \
                 self.net.encode_frames(batch.mel)
             audio = self.net.adapt(frames)[:, : batch.input_ids.shape[1]]
-            logits = self.net.text_logits(audio, batch.input_ids, batch.n_delay)
+            logits = None if self.cfg.encoder_only else \
+                self.net.text_logits(audio, batch.input_ids, batch.n_delay)
             ctc_logits = self.net.logits(audio) if self.cfg.ctc_weight else None
-        loss = weighted_loss(logits, batch.labels, self.cfg.pad_loss_weight)
+        loss = torch.zeros(()) if logits is None else \
+            weighted_loss(logits, batch.labels, self.cfg.pad_loss_weight)
         ctc = ctc_loss(ctc_logits, batch.labels) if ctc_logits is not None else None
         if ctc is not None:
             loss = loss + self.cfg.ctc_weight * ctc
@@ -284,7 +290,8 @@ class Trainer:
             loss = loss + self.cfg.distill_weight * distill
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            [p for p in self.net.parameters() if p.requires_grad], self.cfg.grad_clip)
         self.opt.step()
         self.step += 1
         extra = {"ctc": round(ctc.item(), 4)} if ctc is not None else {}
@@ -310,11 +317,38 @@ class Trainer:
         self.net.train()
         return float(jiwer.wer(refs, hyps))
 
+    @torch.no_grad()
+    def dev_encoder_losses(self, delay_ms: int = 480, batch_size: int = 8) -> dict[str, float]:
+        """The encoder's held-out numbers: CTC through the adapter (nats per token) and the
+        distance to Whisper's frames over speech (1 - cosine), on the dev split."""
+        shards = finished_shards(Path(self.cfg.dev_root or ""), "heldout")
+        examples = [e for s in shards for e in read_shard(s)][: self.cfg.eval_utterances]
+        if not examples:
+            return {}
+        teacher = self.teacher or WhisperTeacher(self.cfg.encoder_init or "whisper:tiny.en")
+        self.net.eval()
+        ctc_sum = distill_sum = 0.0
+        for i in range(0, len(examples), batch_size):
+            chunk = examples[i : i + batch_size]
+            batch = make_batch(chunk, self.tokenizer, [delay_ms] * len(chunk), self.net.n_mels)
+            frames = self.net.encode_frames(batch.mel)
+            audio = self.net.adapt(frames)[:, : batch.input_ids.shape[1]]
+            ctc_sum += ctc_loss(self.net.logits(audio), batch.labels).item() * len(chunk)
+            distill_sum += distill_loss(frames, teacher.frames(batch.mel),
+                                        self.cfg.distill_shift_frames,
+                                        batch.speech_frames).item() * len(chunk)
+        self.net.train()
+        return {"dev_ctc": round(ctc_sum / len(examples), 4),
+                "dev_distill": round(distill_sum / len(examples), 4)}
+
     def fit(self, max_steps: int | None = None, max_minutes: float | None = None) -> None:
         added = self.pool.reload()
         log.info("%d examples, %.2f h of audio", added, self.pool.hours)
         end = min(self.cfg.total_steps, self.step + max_steps) if max_steps else \
             self.cfg.total_steps
+        if self.cfg.encoder_only and self.cfg.dev_root:
+            # Where the encoder starts: the numbers its stage is meant to move.
+            self._log({"step": self.step, "start": True, **self.dev_encoder_losses()})
         started = time.monotonic()
         bar = tqdm(total=end, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
         while self.step < end:
@@ -326,6 +360,9 @@ class Trainer:
             if self.step % self.cfg.eval_every == 0:
                 record["dev_wer_480"] = self.dev_wer()
                 bar.write(f"step {self.step}: dev WER at 480 ms {record['dev_wer_480']}")
+                if self.cfg.encoder_only:
+                    record |= self.dev_encoder_losses()
+                    bar.write(f"step {self.step}: {record}")
             self._log(record)
             if self.step % self.cfg.save_every == 0:
                 self.save()
