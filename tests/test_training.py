@@ -236,7 +236,8 @@ def test_encoder_only_training_learns_ctc_and_keeps_the_decoder(data_root: Path,
     import torch
 
     cfg = quick_config(data_root, lr=3e-3, warmup_steps=2, total_steps=40, ctc_weight=1.0,
-                       encoder_only=True, batch_seconds=12)
+                       encoder_only=True, batch_seconds=12, dev_root=str(data_root),
+                       eval_every=10, eval_utterances=2)
     trainer = Trainer(cfg, tmp_path / "run")
     with torch.no_grad():
         # A trained decoder's embedding (norm ~1.7 in the shipped default), not the random
@@ -245,6 +246,10 @@ def test_encoder_only_training_learns_ctc_and_keeps_the_decoder(data_root: Path,
     before = {k: v.clone() for k, v in trainer.net.state_dict().items()}
     trainer.fit(max_steps=20)
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    start, rows = rows[0], rows[1:]
+    assert start["start"] and start["step"] == 0
+    dev = [start["dev_ctc"]] + [r["dev_ctc"] for r in rows if "dev_ctc" in r]
+    assert len(dev) == 3 and dev[-1] < dev[0]  # held-out CTC: at the start, steps 10 and 20
     assert np.mean([r["ctc"] for r in rows[-4:]]) < 0.8 * np.mean([r["ctc"] for r in rows[:3]])
     trained = ("mm_streams_embeddings.embedding_module.whisper_encoder.",
                "mm_streams_embeddings.embedding_module.audio_language_projection.")

@@ -319,27 +319,26 @@ class Trainer:
 
     @torch.no_grad()
     def dev_encoder_losses(self, delay_ms: int = 480, batch_size: int = 8) -> dict[str, float]:
-        """The encoder's held-out numbers: CTC through the adapter (nats per token) and the
-        distance to Whisper's frames over speech (1 - cosine), on the dev split."""
+        """The encoder's held-out numbers on the dev split: CTC through the adapter (nats per
+        token) and, with a teacher, the distance to Whisper's frames over speech (1 - cosine)."""
         shards = finished_shards(Path(self.cfg.dev_root or ""), "heldout")
         examples = [e for s in shards for e in read_shard(s)][: self.cfg.eval_utterances]
         if not examples:
             return {}
-        teacher = self.teacher or WhisperTeacher(self.cfg.encoder_init or "whisper:tiny.en")
         self.net.eval()
-        ctc_sum = distill_sum = 0.0
+        sums = {"dev_ctc": 0.0} | ({"dev_distill": 0.0} if self.teacher else {})
         for i in range(0, len(examples), batch_size):
             chunk = examples[i : i + batch_size]
             batch = make_batch(chunk, self.tokenizer, [delay_ms] * len(chunk), self.net.n_mels)
             frames = self.net.encode_frames(batch.mel)
             audio = self.net.adapt(frames)[:, : batch.input_ids.shape[1]]
-            ctc_sum += ctc_loss(self.net.logits(audio), batch.labels).item() * len(chunk)
-            distill_sum += distill_loss(frames, teacher.frames(batch.mel),
-                                        self.cfg.distill_shift_frames,
-                                        batch.speech_frames).item() * len(chunk)
+            sums["dev_ctc"] += ctc_loss(self.net.logits(audio), batch.labels).item() * len(chunk)
+            if self.teacher:
+                sums["dev_distill"] += distill_loss(
+                    frames, self.teacher.frames(batch.mel), self.cfg.distill_shift_frames,
+                    batch.speech_frames).item() * len(chunk)
         self.net.train()
-        return {"dev_ctc": round(ctc_sum / len(examples), 4),
-                "dev_distill": round(distill_sum / len(examples), 4)}
+        return {name: round(total / len(examples), 4) for name, total in sums.items()}
 
     def fit(self, max_steps: int | None = None, max_minutes: float | None = None) -> None:
         added = self.pool.reload()
