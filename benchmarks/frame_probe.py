@@ -5,13 +5,10 @@ The probe (two 5-wide convolutions over 80 ms steps of 4 stacked frames, then th
 vocabulary, STREAMING_PAD as the blank) is identical for both, trained on the same batches
 for the same steps; the printed numbers are CTC nats per token on training and held-out
 speech. A large gap means the causal encoder, not the decoder reading it, limits accuracy.
-Not a test: it trains, and numbers depend on the data and the steps. Run it with the cores
-free: beside a training run, 100 probe steps took 6 min, and after them the probe on Whisper's
-frames was still in CTC's all-blank plateau (train 4.97, held-out 6.52 nats/token). Alone
-(session 5, 3 shards per root = 418 utterances): training CTC at steps 100 / 200 / 300 was
-4.97 / 1.91 / 0.41 on Whisper's frames and 5.58 / 4.64 / 3.62 on ours (the shipped default), but
-the held-out CTC rose for both (6.5 -> 9.4 on Whisper's): the probe memorises that few
-utterances, so give it more shards (`--shards 12`) before reading held-out numbers.
+Not a test: it trains, and numbers depend on the data and the steps (results so far:
+recipes/README.md). Run it with the cores free (about 3 min per 100 probe steps alone), and
+with enough shards: on 3 per root (418 utterances) the probe memorises its training set and
+the held-out numbers only rise.
 
     python benchmarks/frame_probe.py --model model/default --steps 600 --threads 2
 """
@@ -28,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.checkpoint import load_network
-from model.constants import STREAMING_PAD_ID
+from model.constants import DEFAULT_DELAY_MS, STREAMING_PAD_ID, delay_steps
 from model.data.shards import finished_shards, read_shard
 from model.frontend import log_mel
 from model.offline import pad_audio
@@ -40,11 +37,11 @@ from model.training.targets import word_tokens
 def frames_and_targets(net, teacher: WhisperTeacher, tokenizer: TextTokenizer, examples
                        ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """(student frames, teacher frames, token targets) per example, the signal padded as
-    at inference (480 ms delay)."""
-    out = []
+    at inference for the default delay."""
+    out, n_delay = [], delay_steps(DEFAULT_DELAY_MS)
     with torch.inference_mode():
         for ex in examples:
-            mel = log_mel(torch.from_numpy(pad_audio(ex.audio, 6))[None], net.n_mels)
+            mel = log_mel(torch.from_numpy(pad_audio(ex.audio, n_delay))[None], net.n_mels)
             student = net.encode_frames(mel)[0]
             whisper = teacher.frames(mel)[0]
             tokens = [t for piece in word_tokens(tokenizer, [w for w, _, _ in ex.words])

@@ -290,8 +290,7 @@ class Trainer:
             loss = loss + self.cfg.distill_weight * distill
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(
-            [p for p in self.net.parameters() if p.requires_grad], self.cfg.grad_clip)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
         self.opt.step()
         self.step += 1
         extra = {"ctc": round(ctc.item(), 4)} if ctc is not None else {}
@@ -301,11 +300,15 @@ class Trainer:
                 "grad_norm": round(float(grad_norm), 3), "examples": len(examples),
                 "audio_s": round(sum(e.duration_s for e in examples), 1)}
 
-    def dev_wer(self, delay_ms: int = 480) -> float | None:
+    def _dev_examples(self) -> list:
+        """The first `eval_utterances` of the dev root's held-out split (none without one)."""
         if not self.cfg.dev_root:
-            return None
+            return []
         shards = finished_shards(Path(self.cfg.dev_root), "heldout")
-        examples = [e for s in shards for e in read_shard(s)][: self.cfg.eval_utterances]
+        return [e for s in shards for e in read_shard(s)][: self.cfg.eval_utterances]
+
+    def dev_wer(self, delay_ms: int = 480) -> float | None:
+        examples = self._dev_examples()
         if not examples:
             return None
         self.net.eval()
@@ -321,8 +324,7 @@ class Trainer:
     def dev_encoder_losses(self, delay_ms: int = 480, batch_size: int = 8) -> dict[str, float]:
         """The encoder's held-out numbers on the dev split: CTC through the adapter (nats per
         token) and, with a teacher, the distance to Whisper's frames over speech (1 - cosine)."""
-        shards = finished_shards(Path(self.cfg.dev_root or ""), "heldout")
-        examples = [e for s in shards for e in read_shard(s)][: self.cfg.eval_utterances]
+        examples = self._dev_examples()
         if not examples:
             return {}
         self.net.eval()
