@@ -341,3 +341,78 @@ def test_train_command_runs_under_jemalloc(data_root: Path, tmp_path: Path) -> N
     assert run.returncode == 0, run.stderr
     assert "memory allocator: jemalloc" in run.stderr
     assert (tmp_path / "run" / "export" / "params.json").exists()
+
+
+def sentence_file(tmp_path: Path) -> Path:
+    path = tmp_path / "sentences.tsv"
+    path.write_text("".join(f"brown\t{s}\n" for s in SENTENCES[2:]))
+    return path
+
+
+def test_text_only_examples_are_silent_frames_with_word_timed_targets(tmp_path: Path) -> None:
+    import random
+
+    import torch
+
+    from model.checkpoint import build_network
+    from model.testing import tiny_args
+    from model.training.batches import make_cached_batch
+    from model.training.text_only import TextOnlyPool
+
+    args = tiny_args()
+    pool = TextOnlyPool(sentence_file(tmp_path), args.encoder.dim, example_seconds=6)
+    examples = pool.draw(random.Random(0), 10)
+    assert sum(e.duration_s for e in examples) >= 10
+    tokenizer = TextTokenizer(TOKENIZER)
+    for ex in examples:
+        assert ex.text_only and not ex.frames.any() and ex.frames.shape[1] == args.encoder.dim
+        assert ex.text == " ".join(w.word for w in ex.words)
+        assert all(s in SENTENCES[2:] for s in _sentences_of(ex.text))
+        starts = [w.start_s for w in ex.words]
+        assert starts == sorted(starts) and ex.words[-1].end_s <= ex.duration_s
+        sequence = aligned_sequence(tokenizer, ex.words, len(ex.frames_for(6)) // 4, 480)
+        first_output = prompt_length(6) - 1
+        pieces = word_tokens(tokenizer, [w.word for w in ex.words])
+        cursor = 0
+        for word, tokens in zip(ex.words, pieces, strict=True):
+            step = max(cursor, int(word.start_s / STEP_SECONDS + 1e-6))
+            assert sequence.labels[first_output + step] == tokens[0], word
+            cursor = step + len(tokens)
+    batch = make_cached_batch(examples, tokenizer, [480] * len(examples))
+    assert batch.text_only.all()
+    # The adapter has no biases: silent frames give exactly no audio embedding.
+    net = build_network(args, "cpu", torch.float32)
+    assert not net.adapt(batch.frames.float()).any()
+
+
+def _sentences_of(text: str) -> list[str]:
+    out, rest = [], text
+    while rest:
+        match = next((s for s in SENTENCES[2:] if rest.startswith(s)), None)
+        if match is None:
+            return [rest]
+        out.append(match)
+        rest = rest[len(match):].lstrip()
+    return out
+
+
+def test_decoder_training_mixes_in_text_only_examples(data_root: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(preset="tiny", tokenizer=str(TOKENIZER), synthetic_roots=[str(data_root)],
+                      dev_root=None, batch_seconds=16, lr=3e-3, warmup_steps=2, total_steps=40,
+                      save_every=100, threads=1, delays_ms=[480], ctc_weight=0.3,
+                      feature_cache=str(tmp_path / "cache"), text_only_fraction=0.5,
+                      text_only_sentences=str(sentence_file(tmp_path)), pack_seconds=6)
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.fit(max_steps=20)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(r["text_s"] >= 8 and r["audio_s"] > r["text_s"] for r in rows)
+    assert all(np.isfinite(r["ctc"]) for r in rows)  # over the speech rows only
+    for key in ("loss", "speech_loss"):
+        assert np.mean([r[key] for r in rows[-4:]]) < 0.7 * np.mean([r[key] for r in rows[:3]])
+
+
+def test_text_only_needs_cached_frames_and_sentences(tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"text_only_fraction": 0.3, "text_only_sentences": "x.tsv"}))
+    with pytest.raises(ValueError, match="text_only_fraction"):
+        TrainConfig.load(recipe)

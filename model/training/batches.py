@@ -31,6 +31,7 @@ class Batch:
     mel: torch.Tensor | None = None  # (B, n_mels, 8 * N)
     frames: torch.Tensor | None = None  # (B, 4 * N, enc_dim): cached encoder frames instead
     speech_frames: torch.Tensor | None = None  # (B, 4 * N) bool: encoder frames of real audio
+    text_only: torch.Tensor | None = None  # (B,) bool: rows without audio (no CTC)
 
     @property
     def n_label_tokens(self) -> int:
@@ -69,7 +70,7 @@ def make_batch(examples: Sequence[Example], tokenizer: TextTokenizer,
 def make_cached_batch(examples: Sequence[CachedExample], tokenizer: TextTokenizer,
                       delays_ms: Sequence[int]) -> Batch:
     """make_batch over cached encoder frames: the same positions, labels and padding."""
-    frames, sequences = [], []
+    frames, sequences, text_only = [], [], []
     for ex, delay_ms in zip(examples, delays_ms, strict=True):
         sliced = ex.frames_for(delay_ms // 80)
         sequence = _aligned_or_none(tokenizer, ex.words,
@@ -77,8 +78,10 @@ def make_cached_batch(examples: Sequence[CachedExample], tokenizer: TextTokenize
         if sequence is not None:
             sequences.append(sequence)
             frames.append(sliced)
+            text_only.append(ex.text_only)
     stacked = _stack_padded(frames, "no example in the batch fits its token schedule")
-    return _with_tokens(sequences, stacked.shape[1] // ENCODER_FRAMES_PER_STEP, frames=stacked)
+    return _with_tokens(sequences, stacked.shape[1] // ENCODER_FRAMES_PER_STEP, frames=stacked,
+                        text_only=torch.tensor(text_only))
 
 
 def _aligned_or_none(tokenizer: TextTokenizer, words, n_positions: int, delay_ms: int

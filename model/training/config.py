@@ -52,6 +52,12 @@ class TrainConfig:
     # the adapter's output space): the stage that improves the acoustic encoder at the
     # encoder's cost alone, without the decoder's forward and backward.
     encoder_only: bool = False
+    # Share of each batch's seconds made of text-only examples (model/training/text_only.py):
+    # sentences from `text_only_sentences` (a corpus<TAB>text file, e.g. the synthetic data's
+    # data/synth/text/sentences-train.tsv) with zero audio, so the decoder's language model
+    # learns from far more text than the speech holds. Needs feature_cache.
+    text_only_fraction: float = 0.0
+    text_only_sentences: str | None = None
     # Consecutive examples of a shard are joined into examples of up to this many seconds
     # (fewer pad positions per second of speech; long-form speech, as a live stream is).
     pack_seconds: float = 0.0
@@ -79,6 +85,11 @@ class TrainConfig:
         if cfg.encoder_only and (cfg.feature_cache or not (cfg.distill_weight or cfg.ctc_weight)):
             raise ValueError(f"{path}: encoder_only trains the encoder on distill_weight and "
                              "ctc_weight; it needs one of them and no feature_cache")
+        if cfg.text_only_fraction and not (cfg.feature_cache and cfg.text_only_sentences):
+            raise ValueError(f"{path}: text_only_fraction needs feature_cache (text-only "
+                             "examples are zero encoder frames) and text_only_sentences")
+        if not 0 <= cfg.text_only_fraction < 1:
+            raise ValueError(f"{path}: text_only_fraction must be in [0, 1)")
         return cfg
 
     def save(self, path: str | Path) -> None:

@@ -36,6 +36,7 @@ class CachedExample:
     words: list[TimedWord]
     n_samples: int
     frames: torch.Tensor  # (n_frames, encoder dim), bfloat16, for the longest right pad
+    text_only: bool = False  # zero frames, made-up timings (model/training/text_only.py)
 
     @property
     def duration_s(self) -> float:

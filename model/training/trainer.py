@@ -32,6 +32,7 @@ from .config import TrainConfig
 from .dataset import ExamplePool
 from .distill import WhisperTeacher, distill_loss
 from .feature_cache import CachedPool, FeatureCache
+from .text_only import TextOnlyPool
 from .whisper_init import init_encoder_from_whisper
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,9 @@ class Trainer:
         else:
             self.pool = ExamplePool(cfg.synthetic_roots, cfg.max_example_seconds,
                                     pack_seconds=cfg.pack_seconds)
+        self.text_pool = TextOnlyPool(cfg.text_only_sentences, self.net.args.encoder.dim,
+                                      cfg.pack_seconds or 20.0) \
+            if cfg.text_only_fraction else None
 
     # ---- persistence ----
 
@@ -252,7 +256,10 @@ class Trainer:
 
     def train_step(self) -> dict:
         for _ in range(100):
-            examples = self.pool.draw(self.rng, self.cfg.batch_seconds)
+            text_seconds = self.cfg.batch_seconds * self.cfg.text_only_fraction
+            examples = self.pool.draw(self.rng, self.cfg.batch_seconds - text_seconds)
+            if self.text_pool is not None:
+                examples += self.text_pool.draw(self.rng, text_seconds)
             delays = [draw_delay(self.rng, self.cfg.delays_ms) for _ in examples]
             try:
                 batch = make_cached_batch(examples, self.tokenizer, delays) \
@@ -278,7 +285,12 @@ class Trainer:
             ctc_logits = self.net.logits(audio) if self.cfg.ctc_weight else None
         loss = torch.zeros(()) if logits is None else \
             weighted_loss(logits, batch.labels, self.cfg.pad_loss_weight)
-        ctc = ctc_loss(ctc_logits, batch.labels) if ctc_logits is not None else None
+        ctc = None
+        if ctc_logits is not None:
+            heard = ~batch.text_only if batch.text_only is not None else \
+                torch.ones(len(batch.labels), dtype=torch.bool)
+            if heard.any():  # text-only rows have no audio to align
+                ctc = ctc_loss(ctc_logits[heard], batch.labels[heard])
         if ctc is not None:
             loss = loss + self.cfg.ctc_weight * ctc
         distill = None
@@ -296,6 +308,11 @@ class Trainer:
         extra = {"ctc": round(ctc.item(), 4)} if ctc is not None else {}
         if distill is not None:
             extra["distill"] = round(distill.item(), 4)
+        if self.text_pool is not None and logits is not None:
+            heard = ~batch.text_only  # the speech rows' loss, comparable with runs without text
+            extra["speech_loss"] = round(weighted_loss(
+                logits[heard].detach(), batch.labels[heard], self.cfg.pad_loss_weight).item(), 4)
+            extra["text_s"] = round(sum(e.duration_s for e in examples if e.text_only), 1)
         return {"step": self.step, "loss": round(loss.item(), 4), "lr": lr, **extra,
                 "grad_norm": round(float(grad_norm), 3), "examples": len(examples),
                 "audio_s": round(sum(e.duration_s for e in examples), 1)}
