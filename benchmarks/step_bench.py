@@ -5,6 +5,10 @@ Prints, for each model size and batch size B: median wall time of one `BatchedEn
 resulting real-time capacity. Not a test: numbers depend on the machine and its load.
 
     python benchmarks/step_bench.py --preset small --batches 1,2,4,8,16,32,64
+    python benchmarks/step_bench.py --model model/default --batches 16,32,64
+
+Sessions are timed after 40 warm-up steps; the caches are rings of fixed size, so a step
+costs the same at 4 s into a stream as at 4 hours.
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="small", choices=sorted(PRESETS))
+    parser.add_argument("--model", help="time this checkpoint folder instead of a preset "
+                        "with random weights (its params.json decides the shapes)")
     parser.add_argument("--batches", default="1,2,4,8,16,32,64")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per batch size")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
@@ -69,9 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(ns.threads)
     dtype = getattr(torch, ns.dtype)
     with tempfile.TemporaryDirectory() as tmp:
-        model, n_params = build(ns.preset, dtype, tmp)
+        if ns.model:
+            model = load_model(ns.model, dtype=dtype)
+            n_params = sum(p.numel() for p in model.network.parameters())
+        else:
+            model, n_params = build(ns.preset, dtype, tmp)
         engine = BatchedEngine(model, initial_slots=1)
-        print(f"preset {ns.preset}: {n_params / 1e6:.2f}M parameters, {ns.dtype}, "
+        print(f"{ns.model or 'preset ' + ns.preset}: {n_params / 1e6:.2f}M parameters, {ns.dtype}, "
               f"{ns.threads} threads; cache memory per session "
               f"{session_bytes(engine) / 2**20:.2f} MiB")
         print(f"{'batch':>5} {'step ms p50':>12} {'p90':>8} {'ms/session':>11} "

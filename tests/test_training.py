@@ -416,3 +416,18 @@ def test_text_only_needs_cached_frames_and_sentences(tmp_path: Path) -> None:
     recipe.write_text(json.dumps({"text_only_fraction": 0.3, "text_only_sentences": "x.tsv"}))
     with pytest.raises(ValueError, match="text_only_fraction"):
         TrainConfig.load(recipe)
+
+
+def test_the_encoder_window_setting_is_what_the_export_serves(data_root: Path,
+                                                              tmp_path: Path) -> None:
+    cfg = quick_config(data_root, encoder_window=5)
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.fit(max_steps=1)
+    served = load_model(trainer.export())
+    assert served.network.args.encoder.sliding_window == 5
+    assert json.loads((tmp_path / "run" / "export" / "params.json").read_text())[
+        "multimodal"]["whisper_model_args"]["encoder_args"]["sliding_window"] == 5
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"encoder_window": 0}))
+    with pytest.raises(ValueError, match="encoder_window"):
+        TrainConfig.load(recipe)

@@ -61,6 +61,10 @@ class TrainConfig:
     # Consecutive examples of a shard are joined into examples of up to this many seconds
     # (fewer pad positions per second of speech; long-form speech, as a live stream is).
     pack_seconds: float = 0.0
+    # The encoder's attention window in frames (50 per second) instead of the preset's: a
+    # shorter window is cheaper per step for long streams (benchmarks/step_bench.py). It is
+    # what the export's params.json says, so what the server runs.
+    encoder_window: int | None = None
     delays_ms: list[int] = field(default_factory=lambda: list(ALLOWED_DELAYS_MS))
     save_every: int = 100  # resumable state + weight snapshot
     eval_every: int = 500
@@ -88,6 +92,8 @@ class TrainConfig:
         if cfg.text_only_fraction and not (cfg.feature_cache and cfg.text_only_sentences):
             raise ValueError(f"{path}: text_only_fraction needs feature_cache (text-only "
                              "examples are zero encoder frames) and text_only_sentences")
+        if cfg.encoder_window is not None and cfg.encoder_window < 1:
+            raise ValueError(f"{path}: encoder_window must be a positive number of frames")
         if not 0 <= cfg.text_only_fraction < 1:
             raise ValueError(f"{path}: text_only_fraction must be in [0, 1)")
         return cfg

@@ -49,6 +49,8 @@ def init_network(cfg: TrainConfig, tokenizer: TextTokenizer) -> VoxtralRealtime:
 
 def random_network(cfg: TrainConfig, tokenizer: TextTokenizer) -> VoxtralRealtime:
     args = PRESETS[cfg.preset](vocab_size=tokenizer.vocab_size)
+    if cfg.encoder_window:
+        args.encoder.sliding_window = cfg.encoder_window
     net = build_network(args)
     gen = torch.Generator().manual_seed(cfg.seed)
     with torch.no_grad():
