@@ -192,3 +192,20 @@ def test_hf_save_to_disk_folder(tmp_path: Path) -> None:  # pragma: no cover - o
     utts = load_dataset(tmp_path / "hf")
     assert utts[0].text == "hello"
     assert len(utts[0].load_audio()) == 8000
+
+
+def test_long_form_joins_utterances_in_order_with_gaps(tmp_path: Path) -> None:
+    from eval.long_form import main
+
+    d = tmp_path / "clips"
+    for i, (name, seconds) in enumerate([("a", 1.0), ("b", 1.5), ("c", 0.5)]):
+        write(d / f"{name}.wav", seconds=seconds, freq=300.0 + 100 * i)
+        (d / f"{name}.txt").write_text(f"clip {name}")
+    assert main(["--dataset", str(d), "--out", str(tmp_path / "long"), "--seconds", "2",
+                 "--gap", "0.25"]) == 0
+    streams = load_dataset(tmp_path / "long" / "manifest.jsonl")
+    assert [u.text for u in streams] == ["clip a clip b", "clip c"]
+    first = streams[0].load_audio()
+    assert len(first) == int((1.0 + 0.25 + 1.5 + 0.25) * 16000)
+    assert not first[16000:20000].any()  # the gap is silence
+    assert np.allclose(first[:16000], tone(1.0, freq=300.0), atol=1e-4)
