@@ -36,7 +36,7 @@ def build(preset: str, dtype: torch.dtype, directory: str):  # noqa: ANN201
     tekken = f"{directory}/tekken.json"
     write_tekken(tekken, byte_vocab())
     save_checkpoint(net, directory, tekken)
-    return load_model(directory, dtype=dtype), sum(p.numel() for p in net.parameters())
+    return load_model(directory, dtype=dtype)
 
 
 def session_bytes(engine: BatchedEngine) -> int:
@@ -75,11 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(ns.threads)
     dtype = getattr(torch, ns.dtype)
     with tempfile.TemporaryDirectory() as tmp:
-        if ns.model:
-            model = load_model(ns.model, dtype=dtype)
-            n_params = sum(p.numel() for p in model.network.parameters())
-        else:
-            model, n_params = build(ns.preset, dtype, tmp)
+        model = load_model(ns.model, dtype=dtype) if ns.model else build(ns.preset, dtype, tmp)
+        n_params = sum(p.numel() for p in model.network.parameters())
         engine = BatchedEngine(model, initial_slots=1)
         print(f"{ns.model or 'preset ' + ns.preset}: {n_params / 1e6:.2f}M parameters, {ns.dtype}, "
               f"{ns.threads} threads; cache memory per session "

@@ -40,17 +40,18 @@ log = logging.getLogger(__name__)
 
 def init_network(cfg: TrainConfig, tokenizer: TextTokenizer) -> VoxtralRealtime:
     if cfg.init_from:
-        return load_network(cfg.init_from).train()
-    net = random_network(cfg, tokenizer)
-    if cfg.encoder_init:
-        init_encoder_from_whisper(net, cfg.encoder_init)
+        net = load_network(cfg.init_from).train()
+    else:
+        net = random_network(cfg, tokenizer)
+        if cfg.encoder_init:
+            init_encoder_from_whisper(net, cfg.encoder_init)
+    if cfg.encoder_window:  # read at every forward, so it can change after building
+        net.args.encoder.sliding_window = cfg.encoder_window
     return net
 
 
 def random_network(cfg: TrainConfig, tokenizer: TextTokenizer) -> VoxtralRealtime:
     args = PRESETS[cfg.preset](vocab_size=tokenizer.vocab_size)
-    if cfg.encoder_window:
-        args.encoder.sliding_window = cfg.encoder_window
     net = build_network(args)
     gen = torch.Generator().manual_seed(cfg.seed)
     with torch.no_grad():
