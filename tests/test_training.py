@@ -202,20 +202,26 @@ def test_cached_encoder_frames_equal_running_the_encoder(data_root: Path,
         # bfloat16 storage: 8 bits of mantissa, ~0.4% relative per value.
         torch.testing.assert_close(sliced, direct, rtol=0.02, atol=0.02)
     assert cache.build([str(data_root)], "train", max_seconds=30) == files  # nothing redone
+    net.args.encoder.sliding_window -= 1
+    with pytest.raises(ValueError, match="other settings"):
+        FeatureCache(tmp_path / "cache", net)
+    net.args.encoder.sliding_window += 1
     with torch.no_grad():
         next(net.encoder.parameters()).add_(1.0)
     with pytest.raises(ValueError, match="another encoder"):
         FeatureCache(tmp_path / "cache", net)
 
 
+@pytest.mark.parametrize("masks", [{}, {"frame_mask_ratio": 0.1, "frame_channel_masks": 2}],
+                         ids=["plain", "frame-masks"])
 def test_decoder_training_on_cached_frames_learns_and_keeps_the_encoder(
-        data_root: Path, tmp_path: Path) -> None:
+        data_root: Path, tmp_path: Path, masks: dict) -> None:
     import torch
 
     cfg = TrainConfig(preset="tiny", tokenizer=str(TOKENIZER), synthetic_roots=[str(data_root)],
                       dev_root=None, batch_seconds=12, lr=3e-3, warmup_steps=2, total_steps=40,
                       save_every=10, threads=1, delays_ms=[80, 480, 2400], ctc_weight=0.3,
-                      feature_cache=str(tmp_path / "cache"))
+                      feature_cache=str(tmp_path / "cache"), **masks)
     trainer = Trainer(cfg, tmp_path / "run")
     encoder_before = {k: v.clone() for k, v in trainer.net.encoder.state_dict().items()}
     trainer.fit(max_steps=25)
@@ -415,6 +421,13 @@ def test_text_only_needs_cached_frames_and_sentences(tmp_path: Path) -> None:
     recipe = tmp_path / "recipe.json"
     recipe.write_text(json.dumps({"text_only_fraction": 0.3, "text_only_sentences": "x.tsv"}))
     with pytest.raises(ValueError, match="text_only_fraction"):
+        TrainConfig.load(recipe)
+
+
+def test_frame_masks_need_cached_frames(tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"frame_mask_ratio": 0.1}))
+    with pytest.raises(ValueError, match="frame_mask_ratio"):
         TrainConfig.load(recipe)
 
 

@@ -58,6 +58,11 @@ class TrainConfig:
     # learns from far more text than the speech holds. Needs feature_cache.
     text_only_fraction: float = 0.0
     text_only_sentences: str | None = None
+    # SpecAugment on cached encoder frames (model/training/frame_mask.py; needs
+    # feature_cache): the share of time steps zeroed in short spans, and how many channel
+    # bands (up to a tenth of the width each) are zeroed per example.
+    frame_mask_ratio: float = 0.0
+    frame_channel_masks: int = 0
     # Consecutive examples of a shard are joined into examples of up to this many seconds
     # (fewer pad positions per second of speech; long-form speech, as a live stream is).
     pack_seconds: float = 0.0
@@ -92,6 +97,11 @@ class TrainConfig:
         if cfg.text_only_fraction and not (cfg.feature_cache and cfg.text_only_sentences):
             raise ValueError(f"{path}: text_only_fraction needs feature_cache (text-only "
                              "examples are zero encoder frames) and text_only_sentences")
+        if (cfg.frame_mask_ratio or cfg.frame_channel_masks) and not cfg.feature_cache:
+            raise ValueError(f"{path}: frame_mask_ratio and frame_channel_masks mask cached "
+                             "encoder frames; they need feature_cache")
+        if not 0.0 <= cfg.frame_mask_ratio < 1.0:
+            raise ValueError(f"{path}: frame_mask_ratio is a share of frames, in [0, 1)")
         if cfg.encoder_window is not None and cfg.encoder_window < 1:
             raise ValueError(f"{path}: encoder_window must be a positive number of frames")
         if not 0 <= cfg.text_only_fraction < 1:

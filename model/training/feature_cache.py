@@ -5,13 +5,15 @@ of a joint training step, while the decoder (12.5 Hz) is what still has to learn
 Once the encoder has been distilled from Whisper, freezing it lets each step skip both: the
 frames of the left pad, the audio and the longest right pad are stored per example (the
 encoder is causal, so a shorter right pad's frames are a prefix), and batches slice them for
-the delay they draw. The cache is bound to the encoder weights it came from by a fingerprint.
+the delay they draw. The cache is bound to the encoder weights it came from by a fingerprint,
+and to the encoder's attention window.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +73,9 @@ class FeatureCache:
         self.dir = Path(directory)
         self.net = net
         self.pack_seconds = pack_seconds
-        settings = {"encoder_fingerprint": encoder_fingerprint(net), "pack_seconds": pack_seconds}
+        # The window is not a weight but changes every frame past it (packed examples run 20 s).
+        settings = {"encoder_fingerprint": encoder_fingerprint(net), "pack_seconds": pack_seconds,
+                    "encoder_window": net.args.encoder.sliding_window}
         manifest = self.dir / "manifest.json"
         if manifest.exists():
             cached = json.loads(manifest.read_text())
@@ -102,7 +106,7 @@ class FeatureCache:
                         "frames": example_frames(self.net, ex.audio).to(torch.bfloat16)}
                        for ex in examples]
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".tmp")
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")  # two runs may share a cache
             torch.save(records, tmp)
             tmp.replace(target)
             done.append((shard, target))

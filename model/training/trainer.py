@@ -32,6 +32,7 @@ from .config import TrainConfig
 from .dataset import ExamplePool
 from .distill import WhisperTeacher, distill_loss
 from .feature_cache import CachedPool, FeatureCache
+from .frame_mask import mask_frames
 from .text_only import TextOnlyPool
 from .whisper_init import init_encoder_from_whisper
 
@@ -150,6 +151,7 @@ class Trainer:
         self.step = 0
         self._rewarmup_until = 0
         self.rng = random.Random(cfg.seed)
+        self.mask_generator = torch.Generator().manual_seed(cfg.seed)
         self.teacher = WhisperTeacher(cfg.encoder_init or "whisper:tiny.en") \
             if cfg.distill_weight else None
         self._resume()
@@ -282,6 +284,10 @@ class Trainer:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
             frames = batch.frames.float() if batch.frames is not None else \
                 self.net.encode_frames(batch.mel)
+            if batch.frames is not None and (self.cfg.frame_mask_ratio
+                                             or self.cfg.frame_channel_masks):
+                frames = mask_frames(frames, self.cfg.frame_mask_ratio,
+                                     self.cfg.frame_channel_masks, self.mask_generator)
             audio = self.net.adapt(frames)[:, : batch.input_ids.shape[1]]
             logits = None if self.cfg.encoder_only else \
                 self.net.text_logits(audio, batch.input_ids, batch.n_delay)

@@ -15,14 +15,17 @@ TARGET_RMS_DB = -25.0
 
 class AugmentPolicy:
     """`policy(clip, rng)` applies a random subset; `clean_fraction` of clips only get
-    level and silence changes."""
+    level and silence changes. `speed_probability` 0 leaves speed to the caller (real speech
+    gets one fixed factor per copy, Kaldi style)."""
 
-    def __init__(self, rir_path: Path, clean_fraction: float = 0.15) -> None:
+    def __init__(self, rir_path: Path, clean_fraction: float = 0.15,
+                 speed_probability: float = 0.5) -> None:
         if not rir_path.exists():
             build_rir_bank(rir_path)
         self.rirs = RirBank(rir_path)
         self.babble = noise.BabblePool()
         self.clean_fraction = clean_fraction
+        self.speed_probability = speed_probability
 
     def __call__(self, clip: Clip, rng: np.random.Generator) -> Clip:
         self.babble.remember(clip.audio, rng)
@@ -34,7 +37,7 @@ class AugmentPolicy:
                                  rng)
 
     def _degrade(self, clip: Clip, rng: np.random.Generator) -> Clip:
-        if rng.random() < 0.5:
+        if rng.random() < self.speed_probability:
             clip = tempo.speed(clip, float(rng.uniform(0.9, 1.15)))
         if rng.random() < 0.15:
             clip = tempo.pitch(clip, float(rng.uniform(-300, 300)))
