@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export-dtype", choices=("float32", "bfloat16"), default="float32",
                         help="storage dtype of the exported weights (bfloat16 halves the "
                              "file; the server loads either into any --dtype)")
+    parser.add_argument("--export-encoder-window", type=int, metavar="FRAMES",
+                        help="encoder attention window written to the export's params.json "
+                             "(default: the recipe's; the shipped default is served at 250)")
     parser.add_argument("--save-portable", metavar="DIR",
                         help="also write the current weights and step to DIR in files under "
                              "45 MB (commit them; a recipe's resume_portable continues from "
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     dtype = torch.bfloat16 if ns.export_dtype == "bfloat16" else None
     out = Path(ns.export_to) if ns.export_to else None
-    print(f"exported {trainer.export(out, dtype)}")
+    print(f"exported {trainer.export(out, dtype, ns.export_encoder_window)}")
     if ns.save_portable:
         print(f"portable weights in {trainer.save_portable(Path(ns.save_portable))}")
     return 0

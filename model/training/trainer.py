@@ -8,6 +8,7 @@ format the server loads).
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -235,9 +236,11 @@ class Trainer:
         self._rewarmup_until = self.step + self.cfg.rewarmup_steps
         log.info("continued from portable weights %s at step %d", directory, self.step)
 
-    def export(self, out: Path | None = None, dtype: torch.dtype | None = None) -> Path:
+    def export(self, out: Path | None = None, dtype: torch.dtype | None = None,
+               encoder_window: int | None = None) -> Path:
         """Average the last snapshots' weights (a cheap, reliable gain over the last one)
-        and write a checkpoint the server loads."""
+        and write a checkpoint the server loads; `encoder_window` sets the attention window
+        it is served with (params.json), which may be shorter than the one it trained with."""
         snaps = sorted((self.run / "snapshots").glob("step-*.safetensors"))[
             -self.cfg.average_last:]
         if not snaps:
@@ -245,7 +248,10 @@ class Trainer:
             snaps = sorted((self.run / "snapshots").glob("step-*.safetensors"))[-1:]
         states = [load_file(s) for s in snaps]
         averaged = {k: sum(s[k].float() for s in states) / len(states) for k in states[0]}
-        net = build_network(self.net.args)
+        args = copy.deepcopy(self.net.args)
+        if encoder_window:
+            args.encoder.sliding_window = encoder_window
+        net = build_network(args)
         net.load_state_dict(averaged)
         out = out or self.run / "export"
         save_checkpoint(net.eval(), out, self.cfg.tokenizer, dtype)
