@@ -212,8 +212,9 @@ def test_cached_encoder_frames_equal_running_the_encoder(data_root: Path,
         FeatureCache(tmp_path / "cache", net)
 
 
-@pytest.mark.parametrize("masks", [{}, {"frame_mask_ratio": 0.1, "frame_channel_masks": 2}],
-                         ids=["plain", "frame-masks"])
+@pytest.mark.parametrize("masks", [{}, {"frame_mask_ratio": 0.1, "frame_channel_masks": 2,
+                                       "dropout": 0.1}],
+                         ids=["plain", "masks-and-dropout"])
 def test_decoder_training_on_cached_frames_learns_and_keeps_the_encoder(
         data_root: Path, tmp_path: Path, masks: dict) -> None:
     import torch

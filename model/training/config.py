@@ -63,6 +63,9 @@ class TrainConfig:
     # bands (up to a tenth of the width each) are zeroed per example.
     frame_mask_ratio: float = 0.0
     frame_channel_masks: int = 0
+    # Residual dropout on the decoder blocks' attention and feed-forward outputs while
+    # training (model/training/dropout.py); 0 leaves the network exactly as served.
+    dropout: float = 0.0
     # Consecutive examples of a shard are joined into examples of up to this many seconds
     # (fewer pad positions per second of speech; long-form speech, as a live stream is).
     pack_seconds: float = 0.0
@@ -104,6 +107,8 @@ class TrainConfig:
             raise ValueError(f"{path}: frame_mask_ratio is a share of frames, in [0, 1)")
         if cfg.encoder_window is not None and cfg.encoder_window < 1:
             raise ValueError(f"{path}: encoder_window must be a positive number of frames")
+        if not 0.0 <= cfg.dropout < 1.0:
+            raise ValueError(f"{path}: dropout must be in [0, 1)")
         if not 0 <= cfg.text_only_fraction < 1:
             raise ValueError(f"{path}: text_only_fraction must be in [0, 1)")
         return cfg

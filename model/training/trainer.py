@@ -32,6 +32,7 @@ from .batches import draw_delay, make_batch, make_cached_batch
 from .config import TrainConfig
 from .dataset import ExamplePool
 from .distill import WhisperTeacher, distill_loss
+from .dropout import add_residual_dropout
 from .feature_cache import CachedPool, FeatureCache
 from .frame_mask import mask_frames
 from .text_only import TextOnlyPool
@@ -49,6 +50,7 @@ def init_network(cfg: TrainConfig, tokenizer: TextTokenizer) -> VoxtralRealtime:
             init_encoder_from_whisper(net, cfg.encoder_init)
     if cfg.encoder_window:  # read at every forward, so it can change after building
         net.args.encoder.sliding_window = cfg.encoder_window
+    add_residual_dropout(net, cfg.dropout)
     return net
 
 
