@@ -21,6 +21,11 @@ from ..checkpoint import PARAMS_FILE, TOKENIZER_FILE, WEIGHTS_FILE, load_network
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
+def mean_state_dict(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Element-wise float32 mean of state dicts with the same keys (snapshots or checkpoints)."""
+    return {k: sum(s[k].float() for s in states) / len(states) for k in states[0]}
+
+
 def _same_files(sources: list[Path], name: str) -> None:
     first = (sources[0] / name).read_bytes()
     for other in sources[1:]:
@@ -47,9 +52,8 @@ def average_checkpoints(sources: list[Path], out: Path, dtype: torch.dtype | Non
     _same_files(sources, PARAMS_FILE)
     _same_files(sources, TOKENIZER_FILE)
     nets = [load_network(s) for s in sources]
-    states = [n.state_dict() for n in nets]
     net = nets[0]
-    net.load_state_dict({k: sum(s[k] for s in states) / len(states) for k in states[0]})
+    net.load_state_dict(mean_state_dict([n.state_dict() for n in nets]))
     steps = [_training_step(s) for s in sources]
     with tempfile.TemporaryDirectory() as tmp:  # `out` may be a source: keep its tokenizer
         tokenizer = Path(tmp) / TOKENIZER_FILE

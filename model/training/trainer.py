@@ -35,6 +35,7 @@ from .distill import WhisperTeacher, distill_loss
 from .dropout import add_residual_dropout
 from .feature_cache import CachedPool, FeatureCache
 from .frame_mask import mask_frames
+from .soup import mean_state_dict
 from .text_only import TextOnlyPool
 from .whisper_init import init_encoder_from_whisper
 
@@ -249,7 +250,7 @@ class Trainer:
             self.save()
             snaps = sorted((self.run / "snapshots").glob("step-*.safetensors"))[-1:]
         states = [load_file(s) for s in snaps]
-        averaged = {k: sum(s[k].float() for s in states) / len(states) for k in states[0]}
+        averaged = mean_state_dict(states)
         args = copy.deepcopy(self.net.args)
         if encoder_window:
             args.encoder.sliding_window = encoder_window
