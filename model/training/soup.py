@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 
 import torch
@@ -55,10 +54,8 @@ def average_checkpoints(sources: list[Path], out: Path, dtype: torch.dtype | Non
     net = nets[0]
     net.load_state_dict(mean_state_dict([n.state_dict() for n in nets]))
     steps = [_training_step(s) for s in sources]
-    with tempfile.TemporaryDirectory() as tmp:  # `out` may be a source: keep its tokenizer
-        tokenizer = Path(tmp) / TOKENIZER_FILE
-        tokenizer.write_bytes((sources[0] / TOKENIZER_FILE).read_bytes())
-        save_checkpoint(net, out, tokenizer, dtype)
+    # All tokenizers are identical (checked above), so copying the first over `out`'s is safe.
+    save_checkpoint(net, out, sources[0] / TOKENIZER_FILE, dtype)
     known = [s for s in steps if s is not None]
     (out / "training.json").write_text(json.dumps(
         {"step": max(known) if known else 0,
