@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkpoint folder or repo id (default: the embedded model)")
     g.add_argument("--delays", default="480", metavar="MS[,MS...]",
                    help="streaming delays in ms, comma-separated (default 480); one WER each")
+    g.add_argument("--dtype", default="float32", choices=("auto", "float32", "bfloat16"),
+                   help="in-process compute dtype; auto: bfloat16 where the CPU has it "
+                   "natively (default float32, what the numerics are checked in)")
     g.add_argument("--batch-size", type=int, default=16, metavar="N",
                    help="in-process: utterances decoded together (default 16)")
     g.add_argument("--no-model", action="store_true",
@@ -184,8 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             model = None
             if not args.url:
                 from model import load_model
+                from model.dtypes import resolve_dtype
 
-                model = load_model(args.model)
+                model = load_model(args.model, dtype=resolve_dtype(args.dtype))
             system = "streamscribe" if not args.url else "streamscribe (live)"
             for delay in delays:
                 run = SystemRun(system, delay)

@@ -19,15 +19,6 @@ from .state import ServerState
 log = logging.getLogger("streamscribe.server")
 
 
-def _torch_dtype(name: str) -> Any:
-    import torch
-
-    table = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if name not in table:
-        raise ValueError(f"dtype must be one of {', '.join(table)}")
-    return table[name]
-
-
 def torch_threads_setter(n: int | None) -> Callable[[], None] | None:
     """Initializer for the engine thread: torch's intra-op threads are a per-thread setting."""
     if n is None:
@@ -43,8 +34,11 @@ def torch_threads_setter(n: int | None) -> Callable[[], None] | None:
 
 def load(settings: Settings) -> Any:
     from model import load_model
+    from model.dtypes import resolve_dtype
 
-    return load_model(settings.model, device=settings.device, dtype=_torch_dtype(settings.dtype))
+    dtype = resolve_dtype(settings.dtype, settings.device)
+    log.info("computing in %s (--dtype %s)", str(dtype).removeprefix("torch."), settings.dtype)
+    return load_model(settings.model, device=settings.device, dtype=dtype)
 
 
 def build_scheduler(model: Any, state: ServerState) -> Scheduler:

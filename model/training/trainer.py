@@ -24,6 +24,7 @@ from tqdm import tqdm
 from ..checkpoint import build_network, load_network, save_checkpoint
 from ..constants import STREAMING_PAD_ID
 from ..data.shards import finished_shards, read_shard
+from ..dtypes import native_bfloat16
 from ..offline import greedy_tokens
 from ..presets import PRESETS
 from ..tokenizer import TextTokenizer
@@ -134,9 +135,7 @@ class Trainer:
         self.run = Path(run_dir)
         self.run.mkdir(parents=True, exist_ok=True)
         (self.run / "snapshots").mkdir(exist_ok=True)
-        if cfg.bf16 and torch.backends.cpu.get_cpu_capability() in ("DEFAULT", "NO AVX", "AVX2"):
-            # Without AVX-512 bfloat16 matmuls are emulated: measured 1 vs 42 GFLOP/s (fp32)
-            # on an AVX2 EPYC core.
+        if cfg.bf16 and not native_bfloat16():
             log.warning("bf16 asked for, but this CPU (%s) has no native bfloat16 matmul: "
                         "training in float32", torch.backends.cpu.get_cpu_capability())
             cfg.bf16 = False
