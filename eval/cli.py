@@ -28,6 +28,7 @@ Dataset formats (detected from PATH, or forced with --format):
   commonvoice  TSV with path/sentence, audio in clips/    or NeMo (audio_filepath/text)
   fleurs       FLEURS TSV (no header), audio in audio/SPLIT/
   folder       audio files with same-name .txt transcripts
+  shards       a split of our training data: shard-NNNNN/index.jsonl (data/real-aligned/heldout)
   hf           hf:NAME[:CONFIG]:SPLIT or a save_to_disk folder (needs `datasets`)
 """
 

@@ -14,6 +14,8 @@ Formats (``detect_format`` picks one; ``--format`` forces it):
   reference (the Whisper normaliser handles case and punctuation). Audio is looked up in
   ``audio/SPLIT/``, ``SPLIT/`` and the TSV's folder, SPLIT being the TSV's stem.
 - ``folder``: audio files with a same-name ``.txt`` transcript beside each.
+- ``shards``: one split of our training data (``model.data``), a folder of
+  ``shard-NNNNN/index.jsonl`` files, e.g. ``data/real-aligned/heldout``, the dev set.
 - ``hf``: a Hugging Face ``datasets`` dataset, either ``hf:NAME[:CONFIG]:SPLIT`` (from the
   local cache / hub) or a folder written by ``save_to_disk``. Needs the optional
   ``datasets`` package.
@@ -34,7 +36,7 @@ import numpy as np
 
 SAMPLE_RATE = 16000
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aiff", ".aif")
-FORMATS = ("librispeech", "jsonl", "commonvoice", "fleurs", "folder", "hf")
+FORMATS = ("librispeech", "jsonl", "commonvoice", "fleurs", "folder", "shards", "hf")
 _HF_TEXT_COLUMNS = (
     "text",
     "sentence",
@@ -131,6 +133,8 @@ def detect_format(path: str | Path) -> str:
     # a folder
     if (p / "dataset_dict.json").exists() or (p / "state.json").exists():
         return "hf"
+    if _shard_indexes(p):
+        return "shards"
     if _find_manifest(p) is not None:
         return "jsonl"
     if _pick_tsv(p) is not None:
@@ -151,6 +155,10 @@ def _find_manifest(folder: Path) -> Path | None:
             return folder / name
     jsonls = sorted(folder.glob("*.jsonl"))
     return jsonls[0] if len(jsonls) == 1 else None
+
+
+def _shard_indexes(folder: Path) -> list[Path]:
+    return sorted(folder.glob("shard-?????/index.jsonl"))
 
 
 def _pick_tsv(folder: Path) -> Path | None:
@@ -307,6 +315,15 @@ def read_hf(spec: str, text_column: str | None = None) -> list[Utterance]:
     return out
 
 
+def read_shards(path: Path) -> list[Utterance]:
+    """Every finished shard of one split, in shard order; each index is our jsonl manifest
+    (audio paths relative to the shard)."""
+    indexes = _shard_indexes(path)
+    if not indexes:
+        raise DatasetError(f"{path}: no shard-NNNNN/index.jsonl in this folder")
+    return [u for index in indexes for u in read_jsonl(index)]
+
+
 def load_dataset(
     path: str | Path,
     fmt: str | None = None,
@@ -330,6 +347,7 @@ def load_dataset(
             "commonvoice": read_commonvoice,
             "fleurs": read_fleurs,
             "folder": read_folder,
+            "shards": read_shards,
         }[fmt]
         utts = reader(p)
     if not utts:

@@ -61,6 +61,24 @@ def test_our_jsonl_manifest_relative_paths(tmp_path: Path) -> None:
         assert utts[0].load_audio().dtype == np.float32
 
 
+def test_training_data_shards(tmp_path: Path) -> None:
+    from model.data.example import Example, TimedWord
+    from model.data.shards import ShardWriter, shard_dir
+
+    for index, text in enumerate(["Hello there.", "General Kenobi!"]):
+        writer = ShardWriter(shard_dir(tmp_path, "heldout", index))
+        writer.add(Example(f"ex{index}", tone(0.5), text, [TimedWord("x", 0.1, 0.2)], {}))
+        writer.close()
+    (tmp_path / "heldout" / "shard-00002.partial").mkdir()  # an unfinished shard is skipped
+    split = tmp_path / "heldout"
+    assert detect_format(split) == "shards"
+    utts = load_dataset(split)
+    assert [(u.id, u.text) for u in utts] == [("ex0", "Hello there."), ("ex1", "General Kenobi!")]
+    assert len(utts[1].load_audio()) == 8000
+    with pytest.raises(DatasetError, match="no shard"):
+        load_dataset(tmp_path, fmt="shards")
+
+
 def test_nemo_manifest(tmp_path: Path) -> None:
     abs_wav = write(tmp_path / "elsewhere" / "x.wav")
     write(tmp_path / "nemo" / "wavs" / "y.wav")
