@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,15 +20,23 @@ from .state import ServerState
 log = logging.getLogger("streamscribe.server")
 
 
-def torch_threads_setter(n: int | None) -> Callable[[], None] | None:
+def default_engine_threads() -> int:
+    """All usable cores but one. The event loop (WebSocket frames, JSON, resampling) needs a
+    core of its own, or each step's threads and the loop preempt each other. Measured on 2
+    cores with the clients on the same host (README, Capacity): 19 live streams under 80 ms
+    p95 step lag with 1 engine thread against 16 with 2, and at 9 streams 40 vs 75 ms."""
+    return max(1, len(os.sched_getaffinity(0)) - 1)
+
+
+def torch_threads_setter(n: int | None) -> Callable[[], None]:
     """Initializer for the engine thread: torch's intra-op threads are a per-thread setting."""
-    if n is None:
-        return None
+    threads = n or default_engine_threads()
+    log.info("engine step on %d thread%s", threads, "" if threads == 1 else "s")
 
     def init() -> None:
         import torch
 
-        torch.set_num_threads(n)
+        torch.set_num_threads(threads)
 
     return init
 

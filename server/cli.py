@@ -12,7 +12,7 @@ import uvicorn
 
 from model.constants import ALLOWED_DELAYS_MS, DEFAULT_DELAY_MS
 
-from .app import create_app
+from .app import create_app, default_engine_threads
 from .settings import API_KEY_ENV, Settings
 from .state import ServerState
 
@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=None,
-        help="torch intra-op threads for model compute (default: torch's choice)",
+        help="torch intra-op threads for the model step (default: all cores but one, "
+        f"which the event loop needs; {default_engine_threads()} here)",
     )
     p.add_argument(
         "--log-level",

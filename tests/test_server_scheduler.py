@@ -131,3 +131,18 @@ def test_buffer_is_bounded_and_the_loop_stays_responsive(tiny_model: Any) -> Non
 
     worst = asyncio.run(main())
     assert worst < 0.5, f"event loop stalled {worst:.3f} s while the engine stepped"
+
+
+def test_engine_thread_count_is_set_in_the_engine_thread() -> None:
+    # torch's thread count is per thread: the initializer must run in the step's own thread.
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from server.app import default_engine_threads
+
+    assert default_engine_threads() == max(1, len(os.sched_getaffinity(0)) - 1)
+    for asked, expected in ((None, default_engine_threads()), (3, 3)):
+        with ThreadPoolExecutor(1, initializer=torch_threads_setter(asked)) as pool:
+            assert pool.submit(torch.get_num_threads).result() == expected
