@@ -11,6 +11,7 @@ from types import FrameType
 import uvicorn
 
 from model.constants import ALLOWED_DELAYS_MS, DEFAULT_DELAY_MS
+from model.dtypes import DTYPE_CHOICES
 
 from .app import create_app, default_engine_threads
 from .settings import API_KEY_ENV, Settings
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dtype",
         default="float32",
-        choices=("auto", "float32", "bfloat16", "float16"),
+        choices=DTYPE_CHOICES,
         help="compute dtype; auto: bfloat16 on a GPU or on a CPU with native bfloat16 "
         "(AVX-512 BF16 / AMX), else float32. float32 streams token for token as the offline "
         "decode does; bfloat16 is faster where native but may flip near-ties "

@@ -16,8 +16,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import PARAMS_FILE, TOKENIZER_FILE, WEIGHTS_FILE, load_network, save_checkpoint
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+from ..dtypes import DTYPES
 
 
 def mean_state_dict(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -72,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("sources", nargs="+", type=Path, help="checkpoint directories (2 or more)")
     p.add_argument("--out", type=Path, required=True,
                    help="directory to write (may be one of the sources, e.g. model/default)")
-    p.add_argument("--dtype", choices=sorted(DTYPES),
+    p.add_argument("--dtype", choices=("bfloat16", "float32"),
                    help="storage dtype (default: float32; bfloat16 halves the file)")
     args = p.parse_args(argv)
     try:
