@@ -21,10 +21,11 @@ log = logging.getLogger("streamscribe.server")
 
 
 def default_engine_threads() -> int:
-    """All usable cores but one. The event loop (WebSocket frames, JSON, resampling) needs a
-    core of its own, or each step's threads and the loop preempt each other. Measured on 2
-    cores with the clients on the same host (README, Capacity): 19 live streams under 80 ms
-    p95 step lag with 1 engine thread against 16 with 2, and at 9 streams 40 vs 75 ms."""
+    """All usable cores but one: the event loop (WebSocket frames, JSON, resampling) keeps a
+    core of its own, and a second intra-op thread does not speed up the small steps live
+    traffic makes. Measured on 2 cores with the clients on the same host (README, Capacity):
+    19 live streams under 80 ms p95 step lag with 1 engine thread against 16 with 2 on one
+    host, 9-12 against 12 on another (a tie within its noise)."""
     return max(1, len(os.sched_getaffinity(0)) - 1)
 
 

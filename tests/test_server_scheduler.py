@@ -4,14 +4,17 @@ leaving a running batch emit exactly the tokens each emits alone."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
-from server.app import torch_threads_setter
+from server.app import default_engine_threads, torch_threads_setter
 from server.metrics import Metrics
 from server.scheduler import BufferFull, Scheduler, Stream
 from tests.server_fixtures import SHORT, reference_transcript, tiny_checkpoint, tiny_model
@@ -135,13 +138,6 @@ def test_buffer_is_bounded_and_the_loop_stays_responsive(tiny_model: Any) -> Non
 
 def test_engine_thread_count_is_set_in_the_engine_thread() -> None:
     # torch's thread count is per thread: the initializer must run in the step's own thread.
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    import torch
-
-    from server.app import default_engine_threads
-
     assert default_engine_threads() == max(1, len(os.sched_getaffinity(0)) - 1)
     for asked, expected in ((None, default_engine_threads()), (3, 3)):
         with ThreadPoolExecutor(1, initializer=torch_threads_setter(asked)) as pool:
