@@ -445,3 +445,35 @@ def test_the_encoder_window_setting_is_what_the_export_serves(data_root: Path,
     recipe.write_text(json.dumps({"encoder_window": 0}))
     with pytest.raises(ValueError, match="encoder_window"):
         TrainConfig.load(recipe)
+
+
+def test_ctrl_c_finishes_the_step_saves_and_a_rerun_resumes(data_root: Path,
+                                                           tmp_path: Path) -> None:
+    """SIGINT (Ctrl-C) mid-run ends `streamscribe train` with status 0 and every completed
+    step saved, although the next periodic save (save_every 100) is far away."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = tmp_path / "tiny.json"
+    quick_config(data_root, total_steps=100_000).save(config)
+    run_dir = tmp_path / "run"
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamscribe_cli", "train", "--config", str(config),
+         "--run-dir", str(run_dir)],
+        cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}, stderr=subprocess.PIPE,
+        text=True)
+    log = run_dir / "log.jsonl"
+    deadline = time.monotonic() + 240
+    while not (log.exists() and len(log.read_text().splitlines()) >= 3):
+        assert proc.poll() is None and time.monotonic() < deadline, "no training steps"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 0, stderr
+    assert "stopped by SIGINT" in stderr
+    steps = len(log.read_text().splitlines())
+    assert Trainer(quick_config(data_root, total_steps=100_000), run_dir).step == steps

@@ -37,6 +37,7 @@ from .dropout import add_residual_dropout
 from .feature_cache import CachedPool, FeatureCache
 from .frame_mask import mask_frames
 from .soup import mean_state_dict
+from .stopping import StopOnSignal
 from .text_only import TextOnlyPool
 from .whisper_init import init_encoder_from_whisper
 
@@ -386,24 +387,28 @@ class Trainer:
             self._log({"step": self.step, "start": True, **self.dev_encoder_losses()})
         started = time.monotonic()
         bar = tqdm(total=end, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
-        while self.step < end:
-            t0 = time.monotonic()
-            record = self.train_step()
-            record["seconds"] = round(time.monotonic() - t0, 2)
-            bar.update(1)
-            bar.set_postfix(loss=record["loss"], lr=f"{record['lr']:.2e}")
-            if self.step % self.cfg.eval_every == 0:
-                record["dev_wer_480"] = self.dev_wer()
-                bar.write(f"step {self.step}: dev WER at 480 ms {record['dev_wer_480']}")
-                if self.cfg.encoder_only:
-                    record |= self.dev_encoder_losses()
-                    bar.write(f"step {self.step}: {record}")
-            self._log(record)
-            if self.step % self.cfg.save_every == 0:
-                self.save()
-            if self.step % self.cfg.reload_data_every == 0:
-                self.pool.reload()
-            if max_minutes and time.monotonic() - started > 60 * max_minutes:
-                break
+        with StopOnSignal() as stop:
+            while self.step < end and not stop.requested:
+                t0 = time.monotonic()
+                record = self.train_step()
+                record["seconds"] = round(time.monotonic() - t0, 2)
+                bar.update(1)
+                bar.set_postfix(loss=record["loss"], lr=f"{record['lr']:.2e}")
+                if self.step % self.cfg.eval_every == 0:
+                    record["dev_wer_480"] = self.dev_wer()
+                    bar.write(f"step {self.step}: dev WER at 480 ms {record['dev_wer_480']}")
+                    if self.cfg.encoder_only:
+                        record |= self.dev_encoder_losses()
+                        bar.write(f"step {self.step}: {record}")
+                self._log(record)
+                if self.step % self.cfg.save_every == 0:
+                    self.save()
+                if self.step % self.cfg.reload_data_every == 0:
+                    self.pool.reload()
+                if max_minutes and time.monotonic() - started > 60 * max_minutes:
+                    break
+        if stop.requested:
+            log.info("stopped by %s at step %d; saved, a rerun resumes here", stop.requested,
+                     self.step)
         bar.close()
         self.save()
