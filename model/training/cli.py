@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="streamscribe train",
         description="Train a streaming ASR model on synthetic (and real) speech. Runs resume "
                     "from RUN_DIR/state.pt; the averaged checkpoint is written to "
-                    "RUN_DIR/export/ in the Mistral format `streamscribe serve --model` loads.")
+                    "RUN_DIR/export/ in the Mistral format `streamscribe serve --model` loads. "
+                    "Ctrl-C (or SIGTERM) finishes the step in flight, saves and exports; press "
+                    "it twice to stop at once.")
     parser.add_argument("--config", required=True, help="training recipe (JSON), e.g. "
                         "recipes/small-whisper.json")
     parser.add_argument("--run-dir", required=True, help="where state, logs, snapshots and "
