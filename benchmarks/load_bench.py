@@ -72,8 +72,7 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]
         cmd += ["--model", args.model]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
-    cmd += ["--dtype", args.dtype, "--batch-wait-ms", str(args.batch_wait_ms),
-            "--engine-workers", str(args.engine_workers)]
+    cmd += ["--dtype", args.dtype, "--batch-wait-ms", str(args.batch_wait_ms)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("STREAMSCRIBE_API_KEY", None)
     return subprocess.Popen(cmd, cwd=REPO, env=env)
@@ -375,7 +374,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="server --threads")
     p.add_argument("--dtype", default="float32", help="server --dtype")
     p.add_argument("--batch-wait-ms", type=float, default=0.0, help="server --batch-wait-ms")
-    p.add_argument("--engine-workers", type=int, default=1, help="server --engine-workers")
     p.add_argument("--delay-ms", type=int, default=480)
     p.add_argument("--seconds", type=float, default=10.0, help="speech per client")
     p.add_argument("--max-clients", type=int, default=64)

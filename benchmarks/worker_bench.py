@@ -9,6 +9,13 @@ sessions and the same cores:
 It prints session-steps per second for both, alternating rounds so that host noise hits
 both alike, and their ratio. Not a test: numbers depend on the machine and its load.
 
+Session 13 (Intel Xeon with AMX, 2 cores, the default model, float32): the parallel engines
+reached only 0.57 / 0.61 / 0.69 / 0.78 of one engine's rate at 2 / 4 / 8 / 16 sessions (and
+0.52 / 0.67 / 0.75 / 0.91 at 2 / 8 / 16 / 32 in a second run), so the server keeps one
+engine. Likely why: half of a one-session step is matrix products that
+stream all the weights (about 72 MB in float32) from memory, which two engines do twice,
+and the rest is op dispatch under the GIL, which the two threads take in turn.
+
     python benchmarks/worker_bench.py --model model/default --batches 2,4,8,16 --workers 2
 """
 

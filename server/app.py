@@ -20,21 +20,19 @@ from .state import ServerState
 log = logging.getLogger("streamscribe.server")
 
 
-def default_engine_threads(workers: int = 1) -> int:
-    """All usable cores but one, shared among the engine workers: the event loop (WebSocket
-    frames, JSON, resampling) keeps a core of its own, and a second intra-op thread does not
-    speed up the small steps live traffic makes. Measured on 2 cores with the clients on the
-    same host (README, Capacity): 19 live streams under 80 ms p95 step lag with 1 engine
-    thread against 16 with 2 on one host, 9-12 against 12 on another (a tie within its
-    noise)."""
-    return max(1, (len(os.sched_getaffinity(0)) - 1) // workers)
+def default_engine_threads() -> int:
+    """All usable cores but one: the event loop (WebSocket frames, JSON, resampling) keeps a
+    core of its own, and a second intra-op thread does not speed up the small steps live
+    traffic makes. Measured on 2 cores with the clients on the same host (README, Capacity):
+    19 live streams under 80 ms p95 step lag with 1 engine thread against 16 with 2 on one
+    host, 9-12 against 12 on another (a tie within its noise)."""
+    return max(1, len(os.sched_getaffinity(0)) - 1)
 
 
-def torch_threads_setter(n: int | None, workers: int = 1) -> Callable[[], None]:
-    """Initializer for the engine threads: torch's intra-op threads are a per-thread setting."""
-    threads = n or default_engine_threads(workers)
-    log.info("%d engine worker%s, each stepping on %d thread%s", workers,
-             "" if workers == 1 else "s", threads, "" if threads == 1 else "s")
+def torch_threads_setter(n: int | None) -> Callable[[], None]:
+    """Initializer for the engine thread: torch's intra-op threads are a per-thread setting."""
+    threads = n or default_engine_threads()
+    log.info("engine step on %d thread%s", threads, "" if threads == 1 else "s")
 
     def init() -> None:
         import torch
@@ -56,20 +54,19 @@ def load(settings: Settings) -> Any:
 def build_scheduler(model: Any, state: ServerState) -> Scheduler:
     from streaming import BatchedEngine, Session
 
-    workers = state.settings.engine_workers
-    engines = [BatchedEngine(model) for _ in range(workers)]
+    engine = BatchedEngine(model)
 
-    def new_session(delay_ms: int, engine: BatchedEngine) -> Any:
+    def new_session(delay_ms: int) -> Any:
         return Session(model, delay_ms=delay_ms, engine=engine)
 
     return Scheduler(
-        engines,
+        engine,
         new_session,
         state.metrics,
         max_sessions=state.settings.max_sessions,
         max_buffer_seconds=state.settings.max_buffer_seconds,
         batch_wait_seconds=state.settings.batch_wait_ms / 1000,
-        thread_init=torch_threads_setter(state.settings.torch_threads, workers),
+        thread_init=torch_threads_setter(state.settings.torch_threads),
     )
 
 

@@ -101,18 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=None,
-        help="torch intra-op threads per engine worker (default: all cores but one, which "
-        "the event loop needs, shared among the workers; "
-        f"{default_engine_threads()} here with one worker)",
-    )
-    p.add_argument(
-        "--engine-workers",
-        type=int,
-        default=1,
-        metavar="N",
-        help="engines that step disjoint groups of sessions in parallel, each in its own "
-        "thread, sharing the weights: more steps per second when live traffic makes many "
-        "small steps (default: %(default)s)",
+        help="torch intra-op threads for the model step (default: all cores but one, "
+        f"which the event loop needs; {default_engine_threads()} here)",
     )
     p.add_argument(
         "--log-level",
@@ -127,10 +117,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise SystemExit("streamscribe serve: --max-sessions must be at least 1")
     if not 0 <= args.batch_wait_ms <= 1000:
         raise SystemExit("streamscribe serve: --batch-wait-ms must be between 0 and 1000")
-    if args.engine_workers < 1:
-        raise SystemExit("streamscribe serve: --engine-workers must be at least 1")
-    if args.threads is not None and args.threads < 1:
-        raise SystemExit("streamscribe serve: --threads must be at least 1")
     return Settings(
         host=args.host,
         port=args.port,
@@ -145,7 +131,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         max_buffer_seconds=args.max_buffer_seconds,
         batch_wait_ms=args.batch_wait_ms,
         torch_threads=args.threads,
-        engine_workers=args.engine_workers,
     )
 
 

@@ -1,10 +1,8 @@
 """The engine loop: one batched model step at a time for every session with audio ready.
 
 Ownership rule: only the scheduler task touches `streaming.Session` and `BatchedEngine`
-objects, and only between steps, on the event loop thread; the step itself runs in worker
-threads, so the event loop never blocks on model compute. With several engines (sharing the
-weights, each owning the caches of its own sessions), each step runs one batched step per
-engine, in parallel, one worker thread each; an engine's steps never overlap.
+objects, and only between steps, on the event loop thread; the step itself runs in a single
+worker thread, so steps never overlap and the event loop never blocks on model compute.
 Connections talk to a `Stream`, which only queues work (audio, end of audio, close) for the
 scheduler to apply before the next step, and receives each step's events on an asyncio queue.
 """
@@ -44,7 +42,7 @@ class StreamFailure:
     message: str
 
 
-SessionFactory = Callable[[int, Any], Any]  # (delay_ms, engine) -> streaming.Session on it
+SessionFactory = Callable[[int], Any]  # delay_ms -> streaming.Session bound to the engine
 
 
 class Stream:
@@ -171,7 +169,7 @@ class Scheduler:
 
     def __init__(
         self,
-        engines: list[Any],
+        engine: Any,
         session_factory: SessionFactory,
         metrics: Metrics,
         *,
@@ -180,9 +178,7 @@ class Scheduler:
         batch_wait_seconds: float = 0.0,
         thread_init: Callable[[], None] | None = None,
     ) -> None:
-        if not engines:
-            raise ValueError("the scheduler needs at least one engine")
-        self.engines = engines
+        self.engine = engine
         self.session_factory = session_factory
         self.metrics = metrics
         self.max_sessions = max_sessions
@@ -193,7 +189,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         # thread_init runs in the worker thread (torch/OpenMP thread settings are per thread)
         self._executor = ThreadPoolExecutor(
-            max_workers=len(engines), thread_name_prefix="engine-step", initializer=thread_init
+            max_workers=1, thread_name_prefix="engine-step", initializer=thread_init
         )
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -252,8 +248,7 @@ class Scheduler:
                 continue
             try:
                 if stream.session is None:
-                    stream.session = self.session_factory(stream.delay_ms,
-                                                          self._least_loaded_engine())
+                    stream.session = self.session_factory(stream.delay_ms)
                 stream._apply(now)
             except Exception as exc:  # a bad session must not take the loop down
                 log.exception("session setup failed")
@@ -263,16 +258,6 @@ class Scheduler:
                 continue
             keep.append(stream)
         self._streams = keep
-
-    def _least_loaded_engine(self) -> Any:
-        """Sessions stay on the engine that holds their caches, so new ones balance the load."""
-        if len(self.engines) == 1:
-            return self.engines[0]
-        load = {id(e): 0 for e in self.engines}
-        for stream in self._streams:
-            if stream.session is not None and not (stream.closed or stream.finished):
-                load[id(stream.session.engine)] += 1
-        return min(self.engines, key=lambda e: load[id(e)])
 
     def _fail(self, stream: Stream, message: str) -> None:
         stream.finished = True
@@ -298,29 +283,21 @@ class Scheduler:
                 except TimeoutError:
                     pass
                 continue
-            groups: dict[int, list[Stream]] = {}
-            for stream in batch:
-                groups.setdefault(id(stream.session.engine), []).append(stream)
+            sessions = [s.session for s in batch]
             started = time.perf_counter()
-            outcomes = await asyncio.gather(
-                *(loop.run_in_executor(self._executor, group[0].session.engine.step,
-                                       [s.session for s in group])
-                  for group in groups.values()),
-                return_exceptions=True,
-            )
+            try:
+                results = await loop.run_in_executor(self._executor, self.engine.step, sessions)
+            except Exception as exc:
+                log.exception("engine step failed for a batch of %d", len(batch))
+                for stream in batch:
+                    self._fail(stream, f"engine step failed: {exc}")
+                continue
             now = time.perf_counter()
             self.steps += 1
             self.metrics.step_seconds.observe(now - started)
             self.metrics.batch_size.observe(len(batch))
-            for group, outcome in zip(groups.values(), outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    log.error("engine step failed for a batch of %d", len(group),
-                              exc_info=outcome)
-                    for stream in group:
-                        self._fail(stream, f"engine step failed: {outcome}")
-                    continue
-                for stream in group:
-                    self._dispatch(stream, outcome.get(stream.session, []), now)
+            for stream in batch:
+                self._dispatch(stream, results.get(stream.session, []), now)
 
     def _hold_seconds(self, batch: list[Stream], now: float) -> float:
         """How long to hold this step so that streams whose next frame is about to arrive

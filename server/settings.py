@@ -38,8 +38,7 @@ class Settings:
     max_message_bytes: int = 1 << 20  # WebSocket frame limit (uvicorn closes with 1009 above)
     max_append_bytes: int = 262_144  # decoded audio per append event (Mistral's documented max)
     max_upload_bytes: int = 100 << 20  # POST /v1/audio/transcriptions file size
-    torch_threads: int | None = None  # intra-op threads per engine (None: spare cores / workers)
-    engine_workers: int = 1  # engines stepping disjoint groups of sessions in parallel
+    torch_threads: int | None = None  # intra-op threads for the engine (None: all cores but one)
     shutdown_timeout_s: float = 30.0  # SIGTERM: how long to wait for final words
     web_dir: Path = field(default_factory=lambda: REPO_ROOT / "clients" / "web")
 

@@ -22,13 +22,14 @@ from tests.server_fixtures import SHORT, reference_transcript, tiny_checkpoint, 
 __all__ = ["tiny_checkpoint", "tiny_model"]
 
 
-def make_scheduler(model: Any, metrics: Metrics, workers: int = 1, **kwargs: Any) -> Scheduler:
+def make_scheduler(model: Any, metrics: Metrics, **kwargs: Any) -> Scheduler:
     from streaming import BatchedEngine, Session
 
+    engine = BatchedEngine(model)
     options = {"max_sessions": 16, "max_buffer_seconds": 60.0} | kwargs
     return Scheduler(
-        [BatchedEngine(model) for _ in range(workers)],
-        lambda delay, engine: Session(model, delay_ms=delay, engine=engine),
+        engine,
+        lambda delay: Session(model, delay_ms=delay, engine=engine),
         metrics,
         thread_init=torch_threads_setter(1),
         **options,
@@ -57,11 +58,10 @@ async def collect(stream: Stream) -> list[Any]:
     return events
 
 
-@pytest.mark.parametrize(("batch_wait_ms", "workers"), [(0.0, 1), (40.0, 1), (0.0, 2)])
-def test_mixed_delays_join_and_leave_emit_solo_tokens(tiny_model: Any, batch_wait_ms: float,
-                                                      workers: int) -> None:
-    """Also with steps held back for fuller batches (--batch-wait-ms), and with the sessions
-    split over parallel engines (--engine-workers): only timing changes."""
+@pytest.mark.parametrize("batch_wait_ms", [0.0, 40.0])
+def test_mixed_delays_join_and_leave_emit_solo_tokens(tiny_model: Any,
+                                                      batch_wait_ms: float) -> None:
+    """Also with steps held back for fuller batches (--batch-wait-ms): only timing changes."""
     cases = [
         (SHORT[0], 160, 0.0),
         (SHORT[1], 480, 0.05),
@@ -76,14 +76,10 @@ def test_mixed_delays_join_and_leave_emit_solo_tokens(tiny_model: Any, batch_wai
     metrics = Metrics()
 
     async def main() -> tuple[list[Stream], list[list[Any]]]:
-        scheduler = make_scheduler(tiny_model, metrics, workers,
-                                   batch_wait_seconds=batch_wait_ms / 1000)
+        scheduler = make_scheduler(tiny_model, metrics, batch_wait_seconds=batch_wait_ms / 1000)
         scheduler.start()
         rng = np.random.default_rng(0)
         streams = [scheduler.open_stream(d) for _, d, _ in cases]
-        await asyncio.sleep(0.02)  # the first step binds every open stream to an engine
-        engines_used = {id(s.session.engine) for s in streams}
-        assert len(engines_used) == workers  # new sessions go to the least loaded engine
         # a sixth session joins, then leaves mid-stream without ending: must not disturb
         quitter = scheduler.open_stream(480)
         quitter.push(audios[0][:8000])
@@ -142,11 +138,7 @@ def test_buffer_is_bounded_and_the_loop_stays_responsive(tiny_model: Any) -> Non
 
 def test_engine_thread_count_is_set_in_the_engine_thread() -> None:
     # torch's thread count is per thread: the initializer must run in the step's own thread.
-    spare = len(os.sched_getaffinity(0)) - 1
-    assert default_engine_threads() == max(1, spare)
-    assert default_engine_threads(2) == max(1, spare // 2)
-    for asked, workers, expected in ((None, 1, default_engine_threads()), (3, 1, 3),
-                                     (None, 2, default_engine_threads(2))):
-        setter = torch_threads_setter(asked, workers)
-        with ThreadPoolExecutor(workers, initializer=setter) as pool:
+    assert default_engine_threads() == max(1, len(os.sched_getaffinity(0)) - 1)
+    for asked, expected in ((None, default_engine_threads()), (3, 3)):
+        with ThreadPoolExecutor(1, initializer=torch_threads_setter(asked)) as pool:
             assert pool.submit(torch.get_num_threads).result() == expected
