@@ -407,8 +407,8 @@ class Trainer:
                     self.pool.reload()
                 if max_minutes and time.monotonic() - started > 60 * max_minutes:
                     break
+        bar.close()
+        self.save()
         if stop.requested:
             log.info("stopped by %s at step %d; saved, a rerun resumes here", stop.requested,
                      self.step)
-        bar.close()
-        self.save()
