@@ -45,14 +45,24 @@ def session_bytes(engine: BatchedEngine) -> int:
     return sum(t.numel() * t.element_size() for t in tensors) // engine._slots
 
 
-def time_steps(model, batch: int, steps: int) -> list[float]:  # noqa: ANN001
+WARM_STEPS = 40  # past the prompt, caches warm
+
+
+def warm_sessions(model, batch: int, steps: int) -> tuple[BatchedEngine, list[Session]]:  # noqa: ANN001
+    """`batch` sessions on an engine of their own, stepped WARM_STEPS times, with noise
+    pushed for at least `steps` more steps."""
     engine = BatchedEngine(model, initial_slots=batch)
     sessions = [Session(model, 480, engine=engine) for _ in range(batch)]
-    noise = np.random.default_rng(0).normal(0, 0.05, SAMPLES_PER_STEP * (steps + 60))
+    noise = np.random.default_rng(0).normal(0, 0.05, SAMPLES_PER_STEP * (steps + WARM_STEPS + 20))
     for s in sessions:
         s.push_audio(noise.astype(np.float32))
-    for _ in range(40):  # past the prompt, caches warm
+    for _ in range(WARM_STEPS):
         engine.step(sessions)
+    return engine, sessions
+
+
+def time_steps(model, batch: int, steps: int) -> list[float]:  # noqa: ANN001
+    engine, sessions = warm_sessions(model, batch, steps)
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()

@@ -12,9 +12,9 @@ both alike, and their ratio. Not a test: numbers depend on the machine and its l
 Session 13 (Intel Xeon with AMX, 2 cores, the default model, float32): the parallel engines
 reached only 0.57 / 0.61 / 0.69 / 0.78 of one engine's rate at 2 / 4 / 8 / 16 sessions (and
 0.52 / 0.67 / 0.75 / 0.91 at 2 / 8 / 16 / 32 in a second run), so the server keeps one
-engine. Likely why: half of a one-session step is matrix products that
-stream all the weights (about 72 MB in float32) from memory, which two engines do twice,
-and the rest is op dispatch under the GIL, which the two threads take in turn.
+engine. Likely why: half of a one-session step is matrix products that stream all the
+weights (about 72 MB in float32) from memory, which two engines do twice, and the rest is
+op dispatch under the GIL, which the two threads take in turn.
 
     python benchmarks/worker_bench.py --model model/default --batches 2,4,8,16 --workers 2
 """
@@ -26,34 +26,26 @@ import statistics
 import threading
 import time
 
-import numpy as np
 import torch
+from step_bench import warm_sessions  # this folder is on sys.path when run as a script
 
 from model import load_model
-from model.constants import SAMPLES_PER_STEP
 from streaming import BatchedEngine, Session
 
+Group = tuple[BatchedEngine, list[Session]]  # an engine and the sessions it steps
 
-class Group:
-    """An engine and its sessions, fed with enough noise for every timed step."""
 
-    def __init__(self, model, sessions: int, steps: int) -> None:  # noqa: ANN001
-        self.engine = BatchedEngine(model, initial_slots=sessions)
-        self.sessions = [Session(model, 480, engine=self.engine) for _ in range(sessions)]
-        noise = np.random.default_rng(0).normal(0, 0.05, SAMPLES_PER_STEP * steps)
-        for s in self.sessions:
-            s.push_audio(noise.astype(np.float32))
-
-    def run(self, steps: int) -> None:
-        for _ in range(steps):
-            self.engine.step(self.sessions)
+def run(group: Group, steps: int) -> None:
+    engine, sessions = group
+    for _ in range(steps):
+        engine.step(sessions)
 
 
 def one_engine_rate(group: Group, steps: int, threads: int) -> float:
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
-    group.run(steps)
-    return steps * len(group.sessions) / (time.perf_counter() - t0)
+    run(group, steps)
+    return steps * len(group[1]) / (time.perf_counter() - t0)
 
 
 def parallel_rate(groups: list[Group], steps: int) -> float:
@@ -62,7 +54,7 @@ def parallel_rate(groups: list[Group], steps: int) -> float:
     def work(group: Group) -> None:
         torch.set_num_threads(1)  # per-thread setting
         barrier.wait()
-        group.run(steps)
+        run(group, steps)
 
     threads = [threading.Thread(target=work, args=(g,)) for g in groups]
     for t in threads:
@@ -71,7 +63,7 @@ def parallel_rate(groups: list[Group], steps: int) -> float:
     t0 = time.perf_counter()
     for t in threads:
         t.join()
-    return steps * sum(len(g.sessions) for g in groups) / (time.perf_counter() - t0)
+    return steps * sum(len(sessions) for _, sessions in groups) / (time.perf_counter() - t0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,16 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{ns.model}, {ns.dtype}; 1 engine x {ns.threads} threads vs {ns.workers} engines "
           "x 1 thread; session-steps per second (median of rounds)")
     print(f"{'sessions':>8} {'one engine':>11} {'parallel':>9} {'ratio':>6}")
-    warm = 40  # past the prompt, caches warm
     for total in [int(b) for b in ns.batches.split(",")]:
         if total % ns.workers:
             parser.error(f"{total} sessions do not split into {ns.workers} equal groups")
-        needed = warm + ns.rounds * ns.steps + 8
-        single = Group(model, total, needed)
-        groups = [Group(model, total // ns.workers, needed) for _ in range(ns.workers)]
-        single.run(warm)
-        for g in groups:
-            g.run(warm)
+        needed = ns.rounds * ns.steps
+        single = warm_sessions(model, total, needed)
+        groups = [warm_sessions(model, total // ns.workers, needed) for _ in range(ns.workers)]
         one, par = [], []
         for _ in range(ns.rounds):
             one.append(one_engine_rate(single, ns.steps, ns.threads))

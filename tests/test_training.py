@@ -5,6 +5,11 @@ and transcribes."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +26,8 @@ from model.training.config import TrainConfig
 from model.training.targets import aligned_sequence, word_tokens
 from model.training.trainer import Trainer
 
-TOKENIZER = Path(__file__).resolve().parents[1] / "recipes" / "tokenizer" / "tekken.json"
+REPO = Path(__file__).resolve().parents[1]
+TOKENIZER = REPO / "recipes" / "tokenizer" / "tekken.json"
 SENTENCES = ["The cat sat on the mat.", "Open the window please.",
              "We walked home in the rain.", "She reads a book every night.",
              "Turn left at the next corner.", "The train leaves at noon."]
@@ -49,6 +55,12 @@ def quick_config(data_root: Path, **overrides: object) -> TrainConfig:
                   dev_root=None, batch_seconds=8, warmup_steps=1, total_steps=20,
                   save_every=100, threads=1, delays_ms=[480])
     return TrainConfig(**(fields | overrides))  # type: ignore[arg-type]
+
+
+def train_command(config: Path, run_dir: Path, *extra: str) -> list[str]:
+    """`streamscribe train` as a user runs it (a fresh process, re-executed under jemalloc)."""
+    return [sys.executable, "-m", "streamscribe_cli", "train", "--config", str(config),
+            "--run-dir", str(run_dir), *extra]
 
 
 def test_word_tokens_land_at_word_start(data_root: Path) -> None:
@@ -328,22 +340,16 @@ def test_batches_mark_the_encoder_frames_of_real_audio(data_root: Path) -> None:
 def test_train_command_runs_under_jemalloc(data_root: Path, tmp_path: Path) -> None:
     """`streamscribe train` re-executes itself with jemalloc preloaded (1.6x faster steps
     here than glibc's malloc, which faults large tensors in again every step)."""
-    import os
-    import subprocess
-    import sys
-
     from streamscribe_cli import JEMALLOC_PATHS
 
     if not any(Path(p).exists() for p in JEMALLOC_PATHS):
         pytest.skip("libjemalloc2 not installed (scripts/setup.sh --dev installs it)")
     config = tmp_path / "tiny.json"
     quick_config(data_root, total_steps=2).save(config)
-    repo = Path(__file__).resolve().parents[1]
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "MALLOC_CONF")}
     run = subprocess.run(
-        [sys.executable, "-m", "streamscribe_cli", "train", "--config", str(config),
-         "--run-dir", str(tmp_path / "run"), "--max-steps", "1"],
-        cwd=repo, env={**env, "PYTHONPATH": str(repo)}, capture_output=True, text=True,
+        train_command(config, tmp_path / "run", "--max-steps", "1"),
+        cwd=REPO, env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
         timeout=300)
     assert run.returncode == 0, run.stderr
     assert "memory allocator: jemalloc" in run.stderr
@@ -451,28 +457,21 @@ def test_ctrl_c_finishes_the_step_saves_and_a_rerun_resumes(data_root: Path,
                                                            tmp_path: Path) -> None:
     """SIGINT (Ctrl-C) mid-run ends `streamscribe train` with status 0 and every completed
     step saved, although the next periodic save (save_every 100) is far away."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     config = tmp_path / "tiny.json"
     quick_config(data_root, total_steps=100_000).save(config)
     run_dir = tmp_path / "run"
-    repo = Path(__file__).resolve().parents[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamscribe_cli", "train", "--config", str(config),
-         "--run-dir", str(run_dir)],
-        cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}, stderr=subprocess.PIPE,
-        text=True)
-    log = run_dir / "log.jsonl"
-    deadline = time.monotonic() + 240
-    while not (log.exists() and len(log.read_text().splitlines()) >= 3):
-        assert proc.poll() is None and time.monotonic() < deadline, "no training steps"
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=240)
+    err_path = tmp_path / "stderr.txt"  # a file, not a pipe: nothing reads until the end
+    with err_path.open("w") as err:
+        proc = subprocess.Popen(train_command(config, run_dir), cwd=REPO,
+                                env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=err)
+        log = run_dir / "log.jsonl"
+        deadline = time.monotonic() + 240
+        while not (log.exists() and len(log.read_text().splitlines()) >= 3):
+            assert proc.poll() is None and time.monotonic() < deadline, "no training steps"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=240)
+    stderr = err_path.read_text()
     assert proc.returncode == 0, stderr
     assert "stopped by SIGINT" in stderr
     steps = len(log.read_text().splitlines())
