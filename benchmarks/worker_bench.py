@@ -45,7 +45,8 @@ def one_engine_rate(group: Group, steps: int, threads: int) -> float:
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
     run(group, steps)
-    return steps * len(group[1]) / (time.perf_counter() - t0)
+    _, sessions = group
+    return steps * len(sessions) / (time.perf_counter() - t0)
 
 
 def parallel_rate(groups: list[Group], steps: int) -> float:
