@@ -117,6 +117,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise SystemExit("streamscribe serve: --max-sessions must be at least 1")
     if not 0 <= args.batch_wait_ms <= 1000:
         raise SystemExit("streamscribe serve: --batch-wait-ms must be between 0 and 1000")
+    if args.threads is not None and args.threads < 1:
+        raise SystemExit("streamscribe serve: --threads must be at least 1")
+    if args.max_buffer_seconds <= 0:
+        raise SystemExit("streamscribe serve: --max-buffer-seconds must be positive")
     return Settings(
         host=args.host,
         port=args.port,

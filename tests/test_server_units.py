@@ -168,6 +168,10 @@ def test_cli_help_and_settings(capsys: pytest.CaptureFixture[str], monkeypatch) 
     assert settings.api_key == "flag"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--delay-ms", "100"])
+    for bad in (["--threads", "0"], ["--threads", "-2"], ["--max-buffer-seconds", "0"],
+                ["--max-sessions", "0"], ["--batch-wait-ms", "-1"]):
+        with pytest.raises(SystemExit, match="must be"):
+            settings_from_args(build_parser().parse_args(bad))
 
 
 def test_served_model_names() -> None:
