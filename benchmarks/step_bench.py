@@ -6,6 +6,10 @@ resulting real-time capacity. Not a test: numbers depend on the machine and its 
 
     python benchmarks/step_bench.py --preset small --batches 1,2,4,8,16,32,64
     python benchmarks/step_bench.py --model model/default --batches 16,32,64
+    python benchmarks/step_bench.py --preset small-whisper --decoder-layers 12 --batches 64
+
+The shape options change a preset before timing it (random weights), to size a model against
+the 64-stream target before training it.
 
 Sessions are timed after 40 warm-up steps; the caches are rings of fixed size, so a step
 costs the same at 4 s into a stream as at 4 hours.
@@ -23,6 +27,7 @@ import torch
 
 from model import load_model
 from model.checkpoint import save_checkpoint
+from model.config import ModelArgs
 from model.constants import SAMPLES_PER_STEP
 from model.presets import PRESETS
 from model.testing import byte_vocab, random_network
@@ -30,8 +35,19 @@ from model.tokenizer import write_tekken
 from streaming import BatchedEngine, Session
 
 
-def build(preset: str, dtype: torch.dtype, directory: str):  # noqa: ANN201
-    args = PRESETS[preset]()
+def preset_args(ns: argparse.Namespace) -> ModelArgs:
+    """The preset's shape with the command line's overrides applied."""
+    args = PRESETS[ns.preset]()
+    if ns.decoder_layers:
+        args.n_layers = ns.decoder_layers
+    if ns.encoder_layers:
+        args.encoder.n_layers = ns.encoder_layers
+    if ns.encoder_window:
+        args.encoder.sliding_window = ns.encoder_window
+    return args
+
+
+def build(args: ModelArgs, dtype: torch.dtype, directory: str):  # noqa: ANN201
     net = random_network(args, seed=0, std=0.02, embedding_std=0.02)
     tekken = f"{directory}/tekken.json"
     write_tekken(tekken, byte_vocab())
@@ -81,11 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=20, help="timed steps per batch size")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--decoder-layers", type=int, help="override the preset's decoder depth")
+    parser.add_argument("--encoder-layers", type=int, help="override the preset's encoder depth")
+    parser.add_argument("--encoder-window", type=int,
+                        help="override the preset's encoder window in frames (the default "
+                        "model serves 250)")
     ns = parser.parse_args(argv)
     torch.set_num_threads(ns.threads)
     dtype = getattr(torch, ns.dtype)
     with tempfile.TemporaryDirectory() as tmp:
-        model = load_model(ns.model, dtype=dtype) if ns.model else build(ns.preset, dtype, tmp)
+        model = (load_model(ns.model, dtype=dtype) if ns.model
+                 else build(preset_args(ns), dtype, tmp))
         n_params = sum(p.numel() for p in model.network.parameters())
         engine = BatchedEngine(model, initial_slots=1)
         print(f"{ns.model or 'preset ' + ns.preset}: {n_params / 1e6:.2f}M parameters, {ns.dtype}, "
