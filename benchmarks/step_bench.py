@@ -26,12 +26,10 @@ import numpy as np
 import torch
 
 from model import load_model
-from model.checkpoint import save_checkpoint
 from model.config import ModelArgs
 from model.constants import SAMPLES_PER_STEP
 from model.presets import PRESETS
-from model.testing import byte_vocab, random_network
-from model.tokenizer import write_tekken
+from model.testing import write_random_checkpoint
 from streaming import BatchedEngine, Session
 
 
@@ -48,11 +46,8 @@ def preset_args(ns: argparse.Namespace) -> ModelArgs:
 
 
 def build(args: ModelArgs, dtype: torch.dtype, directory: str):  # noqa: ANN201
-    net = random_network(args, seed=0, std=0.02, embedding_std=0.02)
-    tekken = f"{directory}/tekken.json"
-    write_tekken(tekken, byte_vocab())
-    save_checkpoint(net, directory, tekken)
-    return load_model(directory, dtype=dtype)
+    return load_model(write_random_checkpoint(directory, args, std=0.02, embedding_std=0.02),
+                      dtype=dtype)
 
 
 def session_bytes(engine: BatchedEngine) -> int:

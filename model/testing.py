@@ -52,15 +52,20 @@ def byte_vocab() -> list[bytes]:
     return [bytes([i]) for i in range(256)]
 
 
-def make_tiny_checkpoint(directory: str | Path, seed: int = 0, **overrides: Any) -> Path:
-    """Write a random model (params.json, consolidated.safetensors, byte-level tekken.json)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    net = random_network(tiny_args(**overrides), seed)
+def write_random_checkpoint(directory: str | Path, args: ModelArgs, seed: int = 0,
+                            std: float = 0.3, embedding_std: float = 0.1) -> Path:
+    """Write a random model of `args`' shape (params.json, consolidated.safetensors,
+    byte-level tekken.json)."""
+    net = random_network(args, seed, std, embedding_std)
     with tempfile.TemporaryDirectory() as tmp:
         tekken = Path(tmp) / TOKENIZER_FILE
         write_tekken(tekken, byte_vocab())
         return save_checkpoint(net, directory, tekken)
+
+
+def make_tiny_checkpoint(directory: str | Path, seed: int = 0, **overrides: Any) -> Path:
+    """The tiny test model with random weights, written as a checkpoint."""
+    return write_random_checkpoint(directory, tiny_args(**overrides), seed)
 
 
 def main(argv: list[str] | None = None) -> int:

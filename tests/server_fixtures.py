@@ -24,9 +24,7 @@ import pytest
 import soundfile as sf
 
 from model import load_model
-from model.checkpoint import TOKENIZER_FILE, save_checkpoint
-from model.testing import byte_vocab, random_network, tiny_args
-from model.tokenizer import write_tekken
+from model.testing import tiny_args, write_random_checkpoint
 from server.cli import StreamscribeServer, build_server
 from server.settings import Settings
 from server.state import ServerState
@@ -149,11 +147,8 @@ class ServerThread:
 def make_chatty_checkpoint(directory: Path) -> Path:
     """`model.testing`'s tiny random model with larger weights (seed 3, std 0.5, embeddings
     0.3): it emits text at most steps and every delay, so transcripts are worth comparing."""
-    net = random_network(tiny_args(), seed=3, std=0.5, embedding_std=0.3)
-    tekken = directory / "tokenizer-src" / TOKENIZER_FILE
-    tekken.parent.mkdir(parents=True)
-    write_tekken(tekken, byte_vocab())
-    return save_checkpoint(net, directory / "model", tekken)
+    return write_random_checkpoint(directory / "model", tiny_args(), seed=3, std=0.5,
+                                   embedding_std=0.3)
 
 
 @pytest.fixture(scope="session")
