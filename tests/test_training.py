@@ -149,6 +149,44 @@ def test_a_run_continues_from_an_exported_bf16_checkpoint(data_root: Path,
     assert second.step == 5
 
 
+def test_added_blocks_are_spread_evenly_after_their_sources() -> None:
+    from model.training.grow import block_plan
+
+    assert block_plan(2, 2) == [(0, False), (1, False)]
+    assert block_plan(3, 6) == [(0, False), (0, True), (1, False), (1, True), (2, False),
+                                (2, True)]
+    assert block_plan(6, 8) == [(0, False), (1, False), (2, False), (2, True), (3, False),
+                                (4, False), (5, False), (5, True)]
+    with pytest.raises(ValueError, match="shrink"):
+        block_plan(4, 3)
+
+
+def test_a_run_grows_a_shallower_checkpoint_without_changing_its_output(
+        data_root: Path, tmp_path: Path) -> None:
+    import torch
+
+    cfg = quick_config(data_root)
+    first = Trainer(cfg, tmp_path / "a")
+    first.fit(max_steps=3)
+    portable = first.save_portable(tmp_path / "portable")
+    deeper = quick_config(data_root, resume_portable=str(portable), decoder_layers=4,
+                          encoder_layers=3)
+    second = Trainer(deeper, tmp_path / "b")
+    assert second.step == 3
+    assert (second.net.args.n_layers, second.net.args.encoder.n_layers) == (4, 3)
+    mel = torch.randn(1, second.net.n_mels, 160)
+    ids = torch.randint(0, 200, (1, 20))
+    with torch.no_grad():
+        before = first.net.eval()(mel, ids, 6.0)
+        after = second.net.eval()(mel, ids, 6.0)
+    assert torch.equal(before, after)  # the added blocks add exact zeros
+    second.net.train()
+    second.fit(max_steps=2)
+    grown = load_model(second.export(tmp_path / "grown"))
+    assert grown.network.args.n_layers == 4
+    assert json.loads((tmp_path / "grown" / "params.json").read_text())["n_layers"] == 4
+
+
 def test_ctc_loss_prefers_the_spoken_tokens_in_order() -> None:
     import torch
 

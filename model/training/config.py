@@ -12,6 +12,10 @@ from ..constants import ALLOWED_DELAYS_MS
 @dataclass
 class TrainConfig:
     preset: str = "small"  # model size, see model/presets.py
+    # Deeper than the preset: continuing from a shallower checkpoint (resume_portable) grows
+    # it with identity blocks (model/training/grow.py).
+    decoder_layers: int | None = None
+    encoder_layers: int | None = None
     tokenizer: str = "recipes/tokenizer/tekken.json"
     synthetic_roots: list[str] = field(default_factory=lambda: ["data/synth"])
     dev_root: str | None = "data/synth"  # its `heldout` split scores WER during training
@@ -107,6 +111,9 @@ class TrainConfig:
             raise ValueError(f"{path}: frame_mask_ratio is a share of frames, in [0, 1)")
         if cfg.encoder_window is not None and cfg.encoder_window < 1:
             raise ValueError(f"{path}: encoder_window must be a positive number of frames")
+        for name in ("decoder_layers", "encoder_layers"):
+            if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
+                raise ValueError(f"{path}: {name} must be a positive number of blocks")
         if not 0.0 <= cfg.dropout < 1.0:
             raise ValueError(f"{path}: dropout must be in [0, 1)")
         if not 0 <= cfg.text_only_fraction < 1:

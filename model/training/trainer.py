@@ -36,6 +36,7 @@ from .distill import WhisperTeacher, distill_loss
 from .dropout import add_residual_dropout
 from .feature_cache import CachedPool, FeatureCache
 from .frame_mask import mask_frames
+from .grow import describe_growth, grow_state_dict
 from .soup import mean_state_dict
 from .stopping import StopOnSignal
 from .text_only import TextOnlyPool
@@ -59,6 +60,8 @@ def init_network(cfg: TrainConfig, tokenizer: TextTokenizer) -> VoxtralRealtime:
 
 def random_network(cfg: TrainConfig, tokenizer: TextTokenizer) -> VoxtralRealtime:
     args = PRESETS[cfg.preset](vocab_size=tokenizer.vocab_size)
+    args.n_layers = cfg.decoder_layers or args.n_layers
+    args.encoder.n_layers = cfg.encoder_layers or args.encoder.n_layers
     net = build_network(args)
     gen = torch.Generator().manual_seed(cfg.seed)
     with torch.no_grad():
@@ -234,6 +237,9 @@ class Trainer:
             for part in sorted(directory.glob("weights-*.safetensors")):
                 state |= load_file(part)
             progress = directory / "progress.json"
+        if growth := describe_growth(state, self.net):
+            log.info("growing %s: %s (new blocks start as identities)", directory, growth)
+            state = grow_state_dict(state, self.net)
         self.net.load_state_dict(state)
         self.step = json.loads(progress.read_text())["step"]
         self._rewarmup_until = self.step + self.cfg.rewarmup_steps
