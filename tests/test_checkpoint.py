@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from model import load_model
-from model.checkpoint import build_network, read_args
+from model.checkpoint import build_network, load_network, read_args, save_checkpoint
 from model.config import ModelArgs
 from model.testing import make_tiny_checkpoint
 from tests.audio_fixtures import speech_clip
@@ -159,3 +159,28 @@ def test_transcribe_command_reads_any_rate_and_reports_bad_files(
     assert [r["file"] for r in rows] == [str(wav16), str(stereo48)]
     expected = load_model(directory).transcribe(audio).text
     assert rows[0]["text"] == expected
+
+
+def test_weights_over_the_file_limit_are_split_into_parts_that_load(tmp_path: Path) -> None:
+    directory = make_tiny_checkpoint(tmp_path / "ckpt", seed=3)
+    net = load_network(directory)
+    limit = 20_000  # bytes; the tiny model's fp32 weights are several times that
+    save_checkpoint(net, directory, directory / "tekken.json", max_file_bytes=limit)
+    parts = sorted(directory.glob("consolidated*.safetensors"))
+    assert len(parts) > 2 and parts[0].name == f"consolidated-00001-of-{len(parts):05d}.safetensors"
+    biggest = max(t.numel() * t.element_size() for t in net.state_dict().values())
+    assert all(p.stat().st_size <= max(limit, biggest) + 4096 for p in parts)  # + header
+    reloaded = load_network(directory)
+    for (name, a), b in zip(net.state_dict().items(), reloaded.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
+
+    # Saving again as one file leaves no stale parts behind, and a missing part is an error.
+    save_checkpoint(net, directory, directory / "tekken.json")
+    assert [p.name for p in directory.glob("consolidated*.safetensors")] == [
+        "consolidated.safetensors"]
+    save_checkpoint(net, directory, directory / "tekken.json", max_file_bytes=limit)
+    sorted(directory.glob("consolidated-*.safetensors"))[1].unlink()
+    with pytest.raises(FileNotFoundError, match="weight parts"):
+        load_network(directory)
+

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import PARAMS_FILE, TOKENIZER_FILE, WEIGHTS_FILE, load_network, save_checkpoint
+from ..checkpoint import (
+    PARAMS_FILE,
+    TOKENIZER_FILE,
+    WEIGHTS_FILE,
+    load_network,
+    save_checkpoint,
+    weight_files,
+)
 from ..dtypes import DTYPES
 
 
@@ -45,7 +52,7 @@ def average_checkpoints(sources: list[Path], out: Path, dtype: torch.dtype | Non
     if len(sources) < 2:
         raise ValueError("a soup needs at least two checkpoints")
     for source in sources:
-        if not (source / WEIGHTS_FILE).exists():
+        if not weight_files(source):
             raise FileNotFoundError(f"{source} is not a checkpoint directory (no {WEIGHTS_FILE})")
     _same_files(sources, PARAMS_FILE)
     _same_files(sources, TOKENIZER_FILE)

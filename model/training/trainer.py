@@ -21,7 +21,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from ..checkpoint import build_network, load_network, save_checkpoint
+from ..checkpoint import (
+    MAX_WEIGHTS_FILE_BYTES,
+    build_network,
+    load_network,
+    save_checkpoint,
+    split_by_size,
+)
 from ..constants import STREAMING_PAD_ID
 from ..data.shards import finished_shards, read_shard
 from ..dtypes import native_bfloat16
@@ -203,22 +209,14 @@ class Trainer:
                 : -self.cfg.keep_snapshots]:
             old.unlink()
 
-    def save_portable(self, out: Path, max_part_bytes: int = 45 * 2**20) -> Path:
+    def save_portable(self, out: Path, max_part_bytes: int = MAX_WEIGHTS_FILE_BYTES) -> Path:
         """fp32 weights split into files under `max_part_bytes` (the repository's file size
         limit) plus the step: what a later session needs to continue this run."""
         out.mkdir(parents=True, exist_ok=True)
         for old in out.glob("weights-*.safetensors"):
             old.unlink()
-        parts: list[dict[str, torch.Tensor]] = [{}]
-        size = 0
-        for name, tensor in self.net.state_dict().items():
-            nbytes = tensor.numel() * tensor.element_size()
-            if parts[-1] and size + nbytes > max_part_bytes:
-                parts.append({})
-                size = 0
-            parts[-1][name] = tensor.detach().contiguous()
-            size += nbytes
-        for i, part in enumerate(parts):
+        state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
+        for i, part in enumerate(split_by_size(state, max_part_bytes)):
             save_file(part, out / f"weights-{i:02d}.safetensors")
         (out / "progress.json").write_text(json.dumps(
             {"step": self.step, "preset": self.cfg.preset, "tokenizer": self.cfg.tokenizer},
