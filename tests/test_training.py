@@ -187,6 +187,16 @@ def test_a_run_grows_a_shallower_checkpoint_without_changing_its_output(
     assert json.loads((tmp_path / "grown" / "params.json").read_text())["n_layers"] == 4
 
 
+def test_growing_is_refused_where_it_would_be_ignored(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"init_from": "model/default", "decoder_layers": 12}))
+    with pytest.raises(ValueError, match="resume_portable"):
+        TrainConfig.load(recipe)
+    recipe.write_text(json.dumps({"decoder_layers": 0}))
+    with pytest.raises(ValueError, match="positive number of blocks"):
+        TrainConfig.load(recipe)
+
+
 def test_ctc_loss_prefers_the_spoken_tokens_in_order() -> None:
     import torch
 

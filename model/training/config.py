@@ -114,6 +114,9 @@ class TrainConfig:
         for name in ("decoder_layers", "encoder_layers"):
             if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
                 raise ValueError(f"{path}: {name} must be a positive number of blocks")
+        if cfg.init_from and (cfg.decoder_layers or cfg.encoder_layers):
+            raise ValueError(f"{path}: decoder_layers / encoder_layers grow a checkpoint that "
+                             "resume_portable continues; init_from loads one as it was saved")
         if not 0.0 <= cfg.dropout < 1.0:
             raise ValueError(f"{path}: dropout must be in [0, 1)")
         if not 0 <= cfg.text_only_fraction < 1:
