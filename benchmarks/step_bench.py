@@ -28,21 +28,9 @@ import torch
 from model import load_model
 from model.config import ModelArgs
 from model.constants import SAMPLES_PER_STEP
-from model.presets import PRESETS
+from model.presets import PRESETS, preset_args
 from model.testing import write_random_checkpoint
 from streaming import BatchedEngine, Session
-
-
-def preset_args(ns: argparse.Namespace) -> ModelArgs:
-    """The preset's shape with the command line's overrides applied."""
-    args = PRESETS[ns.preset]()
-    if ns.decoder_layers:
-        args.n_layers = ns.decoder_layers
-    if ns.encoder_layers:
-        args.encoder.n_layers = ns.encoder_layers
-    if ns.encoder_window:
-        args.encoder.sliding_window = ns.encoder_window
-    return args
 
 
 def build(args: ModelArgs, dtype: torch.dtype, directory: str):  # noqa: ANN201
@@ -102,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     dtype = getattr(torch, ns.dtype)
     with tempfile.TemporaryDirectory() as tmp:
         model = (load_model(ns.model, dtype=dtype) if ns.model
-                 else build(preset_args(ns), dtype, tmp))
+                 else build(preset_args(ns.preset, None, ns.decoder_layers, ns.encoder_layers,
+                                   ns.encoder_window), dtype, tmp))
         n_params = sum(p.numel() for p in model.network.parameters())
         engine = BatchedEngine(model, initial_slots=1)
         print(f"{ns.model or 'preset ' + ns.preset}: {n_params / 1e6:.2f}M parameters, {ns.dtype}, "

@@ -51,9 +51,10 @@ def weight_files(directory: str | Path) -> list[Path]:
     if (directory / WEIGHTS_FILE).exists():
         return [directory / WEIGHTS_FILE]
     parts = sorted(directory.glob("consolidated-*-of-*.safetensors"))
-    if parts and len(parts) != int(parts[0].stem.rsplit("-of-", 1)[1]):
-        raise FileNotFoundError(f"{directory}: {len(parts)} weight parts of "
-                                f"{parts[0].stem.rsplit('-of-', 1)[1]} are present")
+    expected = int(parts[0].stem.rsplit("-of-", 1)[1]) if parts else 0
+    if len(parts) != expected:
+        raise FileNotFoundError(f"{directory}: {len(parts)} weight parts of {expected} are "
+                                "present")
     return parts
 
 

@@ -29,3 +29,15 @@ def small_whisper_args(vocab_size: int = 1000 + 4096) -> ModelArgs:
 
 
 PRESETS = {"tiny": tiny_args, "small": small_args, "small-whisper": small_whisper_args}
+
+
+def preset_args(preset: str, vocab_size: int | None = None, decoder_layers: int | None = None,
+                encoder_layers: int | None = None, encoder_window: int | None = None
+                ) -> ModelArgs:
+    """A preset's shape, optionally deeper or with another encoder window: what a recipe
+    trains (model/training/config.py) and what benchmarks/step_bench.py times."""
+    args = PRESETS[preset](**({"vocab_size": vocab_size} if vocab_size else {}))
+    args.n_layers = decoder_layers or args.n_layers
+    args.encoder.n_layers = encoder_layers or args.encoder.n_layers
+    args.encoder.sliding_window = encoder_window or args.encoder.sliding_window
+    return args

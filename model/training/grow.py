@@ -59,19 +59,23 @@ def grow_blocks(state: dict[str, torch.Tensor], prefix: str, new: int) -> dict[s
     return grown
 
 
+def block_stacks(net: VoxtralRealtime) -> list[tuple[str, str, int]]:
+    """(name, key prefix, depth in `net`) of each stack of blocks that can grow."""
+    return [("decoder", DECODER_BLOCKS, net.args.n_layers),
+            ("encoder", ENCODER_BLOCKS, net.args.encoder.n_layers)]
+
+
 def grow_state_dict(state: dict[str, torch.Tensor],
                     net: VoxtralRealtime) -> dict[str, torch.Tensor]:
     """`state` (from a shallower model of the same widths) made to fit `net`'s depth."""
-    state = grow_blocks(state, DECODER_BLOCKS, net.args.n_layers)
-    return grow_blocks(state, ENCODER_BLOCKS, net.args.encoder.n_layers)
+    for _, prefix, depth in block_stacks(net):
+        state = grow_blocks(state, prefix, depth)
+    return state
 
 
 def describe_growth(state: dict[str, torch.Tensor], net: VoxtralRealtime) -> str | None:
     """'decoder 6 -> 12 blocks' style summary, or None when the depths already match."""
-    parts = []
-    for name, prefix, new in (("decoder", DECODER_BLOCKS, net.args.n_layers),
-                              ("encoder", ENCODER_BLOCKS, net.args.encoder.n_layers)):
-        old = count_blocks(state, prefix)
-        if old != new:
-            parts.append(f"{name} {old} -> {new} blocks")
-    return ", ".join(parts) or None
+    changes = [f"{name} {count_blocks(state, prefix)} -> {depth} blocks"
+               for name, prefix, depth in block_stacks(net)
+               if count_blocks(state, prefix) != depth]
+    return ", ".join(changes) or None

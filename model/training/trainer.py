@@ -32,7 +32,7 @@ from ..constants import STREAMING_PAD_ID
 from ..data.shards import finished_shards, read_shard
 from ..dtypes import native_bfloat16
 from ..offline import greedy_tokens
-from ..presets import PRESETS
+from ..presets import preset_args
 from ..tokenizer import TextTokenizer
 from ..voxtral import VoxtralRealtime
 from .batches import draw_delay, make_batch, make_cached_batch
@@ -65,9 +65,7 @@ def init_network(cfg: TrainConfig, tokenizer: TextTokenizer) -> VoxtralRealtime:
 
 
 def random_network(cfg: TrainConfig, tokenizer: TextTokenizer) -> VoxtralRealtime:
-    args = PRESETS[cfg.preset](vocab_size=tokenizer.vocab_size)
-    args.n_layers = cfg.decoder_layers or args.n_layers
-    args.encoder.n_layers = cfg.encoder_layers or args.encoder.n_layers
+    args = preset_args(cfg.preset, tokenizer.vocab_size, cfg.decoder_layers, cfg.encoder_layers)
     net = build_network(args)
     gen = torch.Generator().manual_seed(cfg.seed)
     with torch.no_grad():
